@@ -1,0 +1,79 @@
+#include "models/artifact/model_artifact.h"
+
+#include "models/artifact/artifact_files.h"
+#include "models/artifact/manifest.h"
+#include "models/forest/forest_io.h"
+
+namespace mls {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::uint64_t kMaxManifestBytes = 16ull << 20;
+constexpr std::uint64_t kMaxWeightsBytes = 4ull << 30;
+
+Error in_file(const fs::path& path, const Error& e) {
+  return make_error(e.code, path.string() + ": " + e.message);
+}
+
+}  // namespace
+
+std::string_view product_version() { return "0.1.0"; }
+
+bool is_model_dir(const fs::path& dir) {
+  std::error_code ec;
+  return fs::is_regular_file(dir / kManifestFileName, ec);
+}
+
+Status save_model(const fs::path& dir, const Model& model, const std::string& name) {
+  std::string weights;
+  Manifest m;
+  if (const auto* forest = dynamic_cast<const RandomForest*>(&model)) {
+    weights = encode_forest_weights(*forest);
+    m.weights_file = kForestWeightsFileName;
+  } else {
+    return make_error(ErrorCode::kUnsupported, "cannot save a model of type " + model.info().model_type);
+  }
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return make_error(ErrorCode::kInternal, dir.string() + ": cannot create: " + ec.message());
+  m.name = name;
+  m.created_by = "mls " + std::string(product_version());
+  m.info = model.info();
+  m.weights_size = weights.size();
+  m.weights_sha256 = sha256_hex(weights);
+  if (auto s = write_file_atomically(dir / m.weights_file, weights); !s) return s.error();
+  return write_file_atomically(dir / kManifestFileName, manifest_to_json(m));
+}
+
+Result<LoadedArtifact> load_model(const fs::path& dir) {
+  const fs::path manifest_path = dir / kManifestFileName;
+  auto text = read_whole_file(manifest_path, kMaxManifestBytes);
+  if (!text) return text.error();
+  auto manifest = manifest_from_json(*text);
+  if (!manifest) return in_file(manifest_path, manifest.error());
+  const fs::path weights_path = dir / manifest->weights_file;
+  auto weights = read_whole_file(weights_path, kMaxWeightsBytes);
+  if (!weights) return weights.error();
+  if (weights->size() != manifest->weights_size) {
+    return make_error(ErrorCode::kDataLoss, weights_path.string() + ": truncated or altered: " +
+                                                std::to_string(weights->size()) + " bytes, manifest.json says " +
+                                                std::to_string(manifest->weights_size));
+  }
+  if (sha256_hex(*weights) != manifest->weights_sha256) {
+    return make_error(ErrorCode::kDataLoss, weights_path.string() + ": corrupt: SHA-256 does not match manifest.json");
+  }
+  LoadedArtifact out;
+  out.name = manifest->name;
+  if (manifest->info.model_type == "forest") {
+    auto forest = decode_forest_weights(*weights, std::move(manifest->info));
+    if (!forest) return in_file(weights_path, forest.error());
+    out.model = std::make_shared<const RandomForest>(std::move(forest).value());
+    return out;
+  }
+  return make_error(ErrorCode::kUnsupported,
+                    manifest_path.string() + ": model_type '" + manifest->info.model_type + "' is not supported");
+}
+
+}  // namespace mls

@@ -1,0 +1,179 @@
+#include "models/data/csv.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <optional>
+#include <string>
+
+namespace mls {
+namespace {
+
+constexpr std::size_t kMaxCellEcho = 40;  // keep error messages short: SageMaker shows the body
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+std::string_view unquote(std::string_view s) {
+  s = trim(s);
+  if (s.size() >= 2 && s.front() == '"' && s.back() == '"') s = trim(s.substr(1, s.size() - 2));
+  return s;
+}
+
+std::string echo(std::string_view cell) {
+  if (cell.size() <= kMaxCellEcho) return "'" + std::string(cell) + "'";
+  return "'" + std::string(cell.substr(0, kMaxCellEcho)) + "...'";
+}
+
+// Splits text into lines ending in LF, CRLF or CR, calling fn(line) for each.
+template <class Fn>
+bool for_each_line(std::string_view text, Fn&& fn) {
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    std::size_t end = text.find_first_of("\r\n", pos);
+    if (end == std::string_view::npos) return fn(text.substr(pos));
+    if (!fn(text.substr(pos, end - pos))) return false;
+    pos = end + 1;
+    if (text[end] == '\r' && pos < text.size() && text[pos] == '\n') ++pos;
+  }
+  return true;
+}
+
+bool is_blank(std::string_view line) { return trim(line).empty(); }
+
+template <class Fn>
+void for_each_cell(std::string_view line, Fn&& fn) {
+  std::size_t pos = 0;
+  while (true) {
+    std::size_t comma = line.find(',', pos);
+    if (comma == std::string_view::npos) {
+      fn(line.substr(pos));
+      return;
+    }
+    fn(line.substr(pos, comma - pos));
+    pos = comma + 1;
+  }
+}
+
+std::size_t count_cells(std::string_view line) {
+  std::size_t n = 1;
+  for (char c : line) n += c == ',';
+  return n;
+}
+
+bool line_is_numeric(std::string_view line) {
+  bool numeric = true;
+  std::string why;
+  for_each_cell(line, [&](std::string_view cell) {
+    float v;
+    numeric = numeric && parse_finite_float(cell, v, why);
+  });
+  return numeric;
+}
+
+std::vector<std::string> split_names(std::string_view line) {
+  std::vector<std::string> names;
+  for_each_cell(line, [&](std::string_view cell) { names.emplace_back(unquote(cell)); });
+  return names;
+}
+
+std::string row_col(std::size_t row, std::size_t col) {
+  return "row " + std::to_string(row) + ", column " + std::to_string(col) + ": ";
+}
+
+}  // namespace
+
+bool parse_finite_float(std::string_view cell, float& out, std::string& why) {
+  std::string_view s = unquote(cell);
+  if (s.empty()) {
+    why = "empty value";
+    return false;
+  }
+  std::string_view digits = s.front() == '+' ? s.substr(1) : s;
+  auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), out);
+  if (ec == std::errc::result_out_of_range) {
+    why = echo(s) + " is out of the float range";
+    return false;
+  }
+  if (ec != std::errc() || ptr != digits.data() + digits.size()) {
+    why = echo(s) + " is not a number";
+    return false;
+  }
+  if (!std::isfinite(out)) {
+    why = echo(s) + " is not a finite number";
+    return false;
+  }
+  return true;
+}
+
+Result<CsvTable> parse_csv(std::string_view text, const CsvOptions& options) {
+  if (text.size() >= 3 && text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
+  CsvTable table;
+  Matrix& m = table.matrix;
+  m.cols = options.expected_cols;
+  std::size_t line_no = 0;
+  std::size_t pending_blank = 0;  // blank lines are records only if a non-blank line follows
+  std::optional<Error> error;
+  std::string why;
+
+  auto add_row = [&](std::string_view line, std::size_t row_line) -> bool {
+    if (m.cols == 0) m.cols = count_cells(line);
+    if (options.max_rows != 0 && m.rows >= options.max_rows) {
+      error = make_error(ErrorCode::kResourceExhausted,
+                         "more than " + std::to_string(options.max_rows) + " rows in one request");
+      return false;
+    }
+    std::size_t base = m.values.size();
+    m.values.resize(base + m.cols, 0.0f);
+    std::size_t col = 0;
+    std::string row_error;
+    if (is_blank(line)) row_error = "row " + std::to_string(row_line) + " is empty";
+    for_each_cell(line, [&](std::string_view cell) {
+      ++col;
+      if (!row_error.empty() || col > m.cols) return;
+      if (!parse_finite_float(cell, m.values[base + col - 1], why)) row_error = row_col(row_line, col) + why;
+    });
+    if (row_error.empty() && col != m.cols) {  // col counts every cell, even past m.cols
+      row_error = "row " + std::to_string(row_line) + ": expected " + std::to_string(m.cols) +
+                  " columns, got " + std::to_string(col);
+    }
+    ++m.rows;
+    if (row_error.empty()) return true;
+    if (!options.keep_going) {
+      error = make_error(ErrorCode::kInvalidArgument, std::move(row_error));
+      return false;
+    }
+    std::fill(m.values.begin() + base, m.values.end(), 0.0f);
+    table.row_errors.push_back({m.rows - 1, std::move(row_error)});
+    return true;
+  };
+
+  for_each_line(text, [&](std::string_view line) -> bool {
+    ++line_no;
+    if (is_blank(line)) {
+      if (!options.skip_blank_lines) ++pending_blank;
+      return true;
+    }
+    for (std::size_t i = pending_blank; i > 0; --i) {
+      if (!add_row(std::string_view{}, line_no - i)) return false;
+    }
+    pending_blank = 0;
+    if (m.rows == 0 && table.header.empty()) {
+      bool matches_names = options.header_names != nullptr && !options.header_names->empty() &&
+                           split_names(line) == *options.header_names;
+      if (matches_names || (options.detect_header && !line_is_numeric(line))) {
+        table.header = split_names(line);
+        return true;
+      }
+    }
+    return add_row(line, line_no);
+  });
+  if (error) return *error;
+  if (m.rows == 0) return make_error(ErrorCode::kInvalidArgument, "no data rows");
+  return table;
+}
+
+}  // namespace mls
