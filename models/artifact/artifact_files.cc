@@ -14,16 +14,19 @@ namespace fs = std::filesystem;
 
 Result<std::string> read_whole_file(const fs::path& path, std::uint64_t max_bytes) {
   std::error_code ec;
-  if (!fs::exists(path, ec)) return make_error(ErrorCode::kNotFound, path.string() + ": no such file");
+  if (!fs::exists(path, ec))
+    return make_error(ErrorCode::kNotFound, path.string() + ": no such file");
   const auto size = fs::file_size(path, ec);
   if (ec) return make_error(ErrorCode::kInternal, path.string() + ": " + ec.message());
   if (size > max_bytes) {
-    return make_error(ErrorCode::kResourceExhausted,
-                      path.string() + ": " + std::to_string(size) + " bytes is over the limit of " +
-                          std::to_string(max_bytes));
+    return make_error(ErrorCode::kResourceExhausted, path.string() + ": " + std::to_string(size) +
+                                                         " bytes is over the limit of " +
+                                                         std::to_string(max_bytes));
   }
   std::ifstream in(path, std::ios::binary);
-  if (!in) return make_error(ErrorCode::kInternal, path.string() + ": cannot open: " + std::strerror(errno));
+  if (!in)
+    return make_error(ErrorCode::kInternal,
+                      path.string() + ": cannot open: " + std::strerror(errno));
   std::string bytes(size, '\0');
   in.read(bytes.data(), static_cast<std::streamsize>(size));
   if (static_cast<std::uint64_t>(in.gcount()) != size) {
@@ -52,12 +55,14 @@ Status write_file_atomically(const fs::path& path, std::string_view bytes) {
   if (::fsync(fd) != 0) return fail("cannot flush");
   if (::close(fd) != 0) {
     ::unlink(tmp.c_str());
-    return make_error(ErrorCode::kInternal, tmp.string() + ": cannot close: " + std::strerror(errno));
+    return make_error(ErrorCode::kInternal,
+                      tmp.string() + ": cannot close: " + std::strerror(errno));
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     const std::string reason = std::strerror(errno);
     ::unlink(tmp.c_str());
-    return make_error(ErrorCode::kInternal, path.string() + ": cannot rename into place: " + reason);
+    return make_error(ErrorCode::kInternal,
+                      path.string() + ": cannot rename into place: " + reason);
   }
   return Ok{};
 }

@@ -13,7 +13,9 @@ json parse_or_empty(const std::string& text) {
   return j.is_discarded() ? json::object() : j;
 }
 
-Error malformed(const std::string& what) { return make_error(ErrorCode::kDataLoss, what); }
+Error malformed(const std::string& what) {
+  return make_error(ErrorCode::kDataLoss, what);
+}
 
 }  // namespace
 
@@ -28,7 +30,8 @@ std::string manifest_to_json(const Manifest& m) {
                 {"num_features", m.info.num_features},
                 {"feature_names", m.info.feature_names}};
   j["classes"] = {{"labels", m.info.class_labels}, {"names", m.info.class_names}};
-  j["weights"] = {{"file", m.weights_file}, {"size_bytes", m.weights_size}, {"sha256", m.weights_sha256}};
+  j["weights"] = {
+      {"file", m.weights_file}, {"size_bytes", m.weights_size}, {"sha256", m.weights_sha256}};
   j["training"] = {{"metrics", parse_or_empty(m.info.training_metrics_json)},
                    {"hyperparameters", parse_or_empty(m.info.hyperparameters_json)}};
   return j.dump(2) + "\n";
@@ -54,7 +57,8 @@ Result<Manifest> manifest_from_json(std::string_view text) {
     m.info.model_type = j.at("model_type").get<std::string>();
     const json& input = j.at("input");
     const std::string kind = input.at("kind").get<std::string>();
-    if (kind != "tabular" && kind != "image") return malformed("input.kind must be tabular or image");
+    if (kind != "tabular" && kind != "image")
+      return malformed("input.kind must be tabular or image");
     m.info.input_kind = kind == "tabular" ? InputKind::kTabular : InputKind::kImage;
     m.info.num_features = input.at("num_features").get<std::size_t>();
     m.info.feature_names = input.value("feature_names", std::vector<std::string>{});

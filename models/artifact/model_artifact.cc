@@ -19,7 +19,9 @@ Error in_file(const fs::path& path, const Error& e) {
 
 }  // namespace
 
-std::string_view product_version() { return "0.1.0"; }
+std::string_view product_version() {
+  return "0.1.0";
+}
 
 bool is_model_dir(const fs::path& dir) {
   std::error_code ec;
@@ -33,11 +35,13 @@ Status save_model(const fs::path& dir, const Model& model, const std::string& na
     weights = encode_forest_weights(*forest);
     m.weights_file = kForestWeightsFileName;
   } else {
-    return make_error(ErrorCode::kUnsupported, "cannot save a model of type " + model.info().model_type);
+    return make_error(ErrorCode::kUnsupported,
+                      "cannot save a model of type " + model.info().model_type);
   }
   std::error_code ec;
   fs::create_directories(dir, ec);
-  if (ec) return make_error(ErrorCode::kInternal, dir.string() + ": cannot create: " + ec.message());
+  if (ec)
+    return make_error(ErrorCode::kInternal, dir.string() + ": cannot create: " + ec.message());
   m.name = name;
   m.created_by = "mls " + std::string(product_version());
   m.info = model.info();
@@ -57,12 +61,14 @@ Result<LoadedArtifact> load_model(const fs::path& dir) {
   auto weights = read_whole_file(weights_path, kMaxWeightsBytes);
   if (!weights) return weights.error();
   if (weights->size() != manifest->weights_size) {
-    return make_error(ErrorCode::kDataLoss, weights_path.string() + ": truncated or altered: " +
-                                                std::to_string(weights->size()) + " bytes, manifest.json says " +
-                                                std::to_string(manifest->weights_size));
+    return make_error(ErrorCode::kDataLoss,
+                      weights_path.string() +
+                          ": truncated or altered: " + std::to_string(weights->size()) +
+                          " bytes, manifest.json says " + std::to_string(manifest->weights_size));
   }
   if (sha256_hex(*weights) != manifest->weights_sha256) {
-    return make_error(ErrorCode::kDataLoss, weights_path.string() + ": corrupt: SHA-256 does not match manifest.json");
+    return make_error(ErrorCode::kDataLoss,
+                      weights_path.string() + ": corrupt: SHA-256 does not match manifest.json");
   }
   LoadedArtifact out;
   out.name = manifest->name;
@@ -72,8 +78,8 @@ Result<LoadedArtifact> load_model(const fs::path& dir) {
     out.model = std::make_shared<const RandomForest>(std::move(forest).value());
     return out;
   }
-  return make_error(ErrorCode::kUnsupported,
-                    manifest_path.string() + ": model_type '" + manifest->info.model_type + "' is not supported");
+  return make_error(ErrorCode::kUnsupported, manifest_path.string() + ": model_type '" +
+                                                 manifest->info.model_type + "' is not supported");
 }
 
 }  // namespace mls

@@ -17,7 +17,7 @@ enum class InputKind { kTabular, kImage };
 
 // Everything about a model that is not its weights: read from and written to manifest.json.
 struct ModelInfo {
-  std::string model_type;                  // "forest"
+  std::string model_type;  // "forest"
   InputKind input_kind = InputKind::kTabular;
   std::size_t num_features = 0;            // flattened input width
   std::vector<std::string> feature_names;  // may be empty

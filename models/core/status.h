@@ -9,11 +9,11 @@
 namespace mls {
 
 enum class ErrorCode {
-  kInvalidArgument,     // the caller's data is wrong (bad CSV cell, wrong width, bad hyperparameter)
-  kNotFound,            // a named thing (model, file, channel) does not exist
-  kAlreadyExists,       // a named thing exists already
-  kUnsupported,         // a media type or model kind we do not handle
-  kNotAcceptable,       // no output form the caller accepts
+  kInvalidArgument,  // the caller's data is wrong (bad CSV cell, wrong width, bad hyperparameter)
+  kNotFound,         // a named thing (model, file, channel) does not exist
+  kAlreadyExists,    // a named thing exists already
+  kUnsupported,      // a media type or model kind we do not handle
+  kNotAcceptable,    // no output form the caller accepts
   kFailedPrecondition,  // not ready yet (no model loaded)
   kResourceExhausted,   // over a limit (body size, queue, memory budget)
   kDeadlineExceeded,    // ran out of time
@@ -30,8 +30,8 @@ struct Error {
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : state_(std::move(value)) {}       // NOLINT: implicit on purpose
-  Result(Error error) : state_(std::move(error)) {}   // NOLINT: implicit on purpose
+  Result(T value) : state_(std::move(value)) {}      // NOLINT: implicit on purpose
+  Result(Error error) : state_(std::move(error)) {}  // NOLINT: implicit on purpose
 
   bool ok() const { return state_.index() == 0; }
   explicit operator bool() const { return ok(); }
@@ -54,6 +54,8 @@ class [[nodiscard]] Result {
 struct Ok {};
 using Status = Result<Ok>;
 
-inline Error make_error(ErrorCode code, std::string message) { return Error{code, std::move(message)}; }
+inline Error make_error(ErrorCode code, std::string message) {
+  return Error{code, std::move(message)};
+}
 
 }  // namespace mls

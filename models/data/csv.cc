@@ -12,8 +12,10 @@ namespace {
 constexpr std::size_t kMaxCellEcho = 40;  // keep error messages short: SageMaker shows the body
 
 std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -42,7 +44,9 @@ bool for_each_line(std::string_view text, Fn&& fn) {
   return true;
 }
 
-bool is_blank(std::string_view line) { return trim(line).empty(); }
+bool is_blank(std::string_view line) {
+  return trim(line).empty();
+}
 
 template <class Fn>
 void for_each_cell(std::string_view line, Fn&& fn) {
@@ -60,7 +64,8 @@ void for_each_cell(std::string_view line, Fn&& fn) {
 
 std::size_t count_cells(std::string_view line) {
   std::size_t n = 1;
-  for (char c : line) n += c == ',';
+  for (char c : line)
+    n += c == ',';
   return n;
 }
 
@@ -134,7 +139,8 @@ Result<CsvTable> parse_csv(std::string_view text, const CsvOptions& options) {
     for_each_cell(line, [&](std::string_view cell) {
       ++col;
       if (!row_error.empty() || col > m.cols) return;
-      if (!parse_finite_float(cell, m.values[base + col - 1], why)) row_error = row_col(row_line, col) + why;
+      if (!parse_finite_float(cell, m.values[base + col - 1], why))
+        row_error = row_col(row_line, col) + why;
     });
     if (row_error.empty() && col != m.cols) {  // col counts every cell, even past m.cols
       row_error = "row " + std::to_string(row_line) + ": expected " + std::to_string(m.cols) +

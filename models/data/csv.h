@@ -16,10 +16,10 @@ struct CsvOptions {
   std::size_t expected_cols = 0;  // 0: the first data row decides the width
   // A first line equal to these names (after trimming and unquoting) is a header and is skipped.
   const std::vector<std::string>* header_names = nullptr;
-  bool detect_header = false;      // a first line with a non-numeric cell is a header (training)
-  bool skip_blank_lines = false;   // training files; serving treats an inner blank line as a record
-  bool keep_going = false;         // record bad rows in row_errors (filled with 0) instead of failing
-  std::size_t max_rows = 0;        // 0: unlimited
+  bool detect_header = false;     // a first line with a non-numeric cell is a header (training)
+  bool skip_blank_lines = false;  // training files; serving treats an inner blank line as a record
+  bool keep_going = false;   // record bad rows in row_errors (filled with 0) instead of failing
+  std::size_t max_rows = 0;  // 0: unlimited
 };
 
 struct CsvRowError {
@@ -39,7 +39,8 @@ struct CsvTable {
 // number". Rows are counted as lines of the text, header included.
 Result<CsvTable> parse_csv(std::string_view text, const CsvOptions& options);
 
-// Parses one cell as a finite float; on failure returns false and sets `why` ("'abc' is not a number").
+// Parses one cell as a finite float; on failure returns false and sets `why` ("'abc' is not a
+// number").
 bool parse_finite_float(std::string_view cell, float& out, std::string& why);
 
 }  // namespace mls

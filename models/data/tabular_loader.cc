@@ -20,13 +20,16 @@ Error in_file(const fs::path& path, const Error& e) {
 }
 
 // Appends one parsed file's rows, moving the label column out into `labels`.
-void split_label(const Matrix& table, std::size_t label_col, Matrix& x, std::vector<double>& labels) {
+void split_label(const Matrix& table, std::size_t label_col, Matrix& x,
+                 std::vector<double>& labels) {
   x.cols = table.cols - 1;
   for (std::size_t r = 0; r < table.rows; ++r) {
     const float* row = table.row(r);
     for (std::size_t c = 0; c < table.cols; ++c) {
-      if (c == label_col) labels.push_back(row[c]);
-      else x.values.push_back(row[c]);
+      if (c == label_col)
+        labels.push_back(row[c]);
+      else
+        x.values.push_back(row[c]);
     }
   }
   x.rows += table.rows;
@@ -40,8 +43,9 @@ Result<LabelColumn> parse_label_column(std::string_view text) {
   long long index = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), index);
   if (ec != std::errc() || ptr != text.data() + text.size()) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "hyperparameter label_column='" + std::string(text) + "': expected first, last or a column index");
+    return make_error(ErrorCode::kInvalidArgument, "hyperparameter label_column='" +
+                                                       std::string(text) +
+                                                       "': expected first, last or a column index");
   }
   return LabelColumn{index};
 }
@@ -80,12 +84,16 @@ Result<TabularDataset> load_tabular_channel(const fs::path& dir, LabelColumn lab
     if (!table) return in_file(file, table.error());
     if (width == 0) {
       width = table->matrix.cols;
-      if (width < 2) return in_file(file, make_error(ErrorCode::kInvalidArgument, "need at least 2 columns (features and a label)"));
-      const long long idx = label.index < 0 ? static_cast<long long>(width) + label.index : label.index;
-      if (idx < 0 || idx >= static_cast<long long>(width)) {
+      if (width < 2)
         return in_file(file, make_error(ErrorCode::kInvalidArgument,
-                                        "label_column " + std::to_string(label.index) + " is outside the " +
-                                            std::to_string(width) + " columns"));
+                                        "need at least 2 columns (features and a label)"));
+      const long long idx =
+          label.index < 0 ? static_cast<long long>(width) + label.index : label.index;
+      if (idx < 0 || idx >= static_cast<long long>(width)) {
+        return in_file(
+            file, make_error(ErrorCode::kInvalidArgument,
+                             "label_column " + std::to_string(label.index) + " is outside the " +
+                                 std::to_string(width) + " columns"));
       }
       label_col = static_cast<std::size_t>(idx);
       if (table->header.size() == width) {
@@ -106,9 +114,10 @@ Result<TabularDataset> load_tabular_channel(const fs::path& dir, LabelColumn lab
   for (std::size_t i = 0; i < raw_labels.size(); ++i) {
     auto it = std::lower_bound(data.class_labels.begin(), data.class_labels.end(), raw_labels[i]);
     if (it == data.class_labels.end() || *it != raw_labels[i]) {
-      return make_error(ErrorCode::kInvalidArgument,
-                        dir.filename().string() + ": row " + std::to_string(i + 1) + " has label " +
-                            std::to_string(raw_labels[i]) + ", which the training channel never uses");
+      return make_error(ErrorCode::kInvalidArgument, dir.filename().string() + ": row " +
+                                                         std::to_string(i + 1) + " has label " +
+                                                         std::to_string(raw_labels[i]) +
+                                                         ", which the training channel never uses");
     }
     data.y.push_back(static_cast<int>(it - data.class_labels.begin()));
   }

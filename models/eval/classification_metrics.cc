@@ -16,7 +16,8 @@ double roc_auc(std::span<const int> is_positive, std::span<const float> scores) 
   std::size_t positives = 0;
   for (std::size_t i = 0; i < n;) {
     std::size_t j = i;
-    while (j < n && scores[order[j]] == scores[order[i]]) ++j;
+    while (j < n && scores[order[j]] == scores[order[i]])
+      ++j;
     const double average_rank = (static_cast<double>(i) + static_cast<double>(j) + 1.0) / 2.0;
     for (std::size_t k = i; k < j; ++k) {
       if (is_positive[order[k]]) {

@@ -10,8 +10,8 @@ namespace {
 constexpr std::size_t kRowBlock = 64;
 
 Error bad_node(std::size_t tree, std::size_t node, const std::string& what) {
-  return make_error(ErrorCode::kDataLoss,
-                    "tree " + std::to_string(tree) + ", node " + std::to_string(node) + ": " + what);
+  return make_error(ErrorCode::kDataLoss, "tree " + std::to_string(tree) + ", node " +
+                                              std::to_string(node) + ": " + what);
 }
 
 }  // namespace
@@ -31,7 +31,8 @@ Result<RandomForest> RandomForest::create(ModelInfo info, ForestArrays arrays) {
   const auto num_leaves = static_cast<std::int64_t>(arrays.leaf_values.size() / num_classes);
   for (std::size_t t = 0; t < arrays.tree_starts.size(); ++t) {
     const std::int64_t begin = arrays.tree_starts[t];
-    const std::int64_t end = t + 1 < arrays.tree_starts.size() ? arrays.tree_starts[t + 1] : num_nodes;
+    const std::int64_t end =
+        t + 1 < arrays.tree_starts.size() ? arrays.tree_starts[t + 1] : num_nodes;
     if (begin < 0 || begin >= end || end > num_nodes) {
       return bad_node(t, 0, "tree start " + std::to_string(begin) + " out of range");
     }
@@ -76,10 +77,16 @@ void RandomForest::predict_proba(MatrixView x, std::span<float> out) const {
       for (std::size_t r = block; r < block_end; ++r) {
         const float* leaf = leaves + static_cast<std::size_t>(leaf_of(t, x.row(r))) * num_classes;
         float* acc = out.data() + r * num_classes;
-        for (std::size_t c = 0; c < num_classes; ++c) acc[c] += leaf[c];
+        for (std::size_t c = 0; c < num_classes; ++c)
+          acc[c] += leaf[c];
       }
     }
   }
+  // Divide once at the end (rather than storing leaf/num_trees) so a unanimous forest gives
+  // exactly 1.0.
+  const float trees = static_cast<float>(num_trees());
+  for (float& v : out)
+    v /= trees;
 }
 
 }  // namespace mls

@@ -24,7 +24,7 @@ struct ForestNode {
 struct ForestArrays {
   std::vector<ForestNode> nodes;          // all trees, concatenated
   std::vector<std::int32_t> tree_starts;  // index of each tree's root in nodes
-  std::vector<float> leaf_values;         // [num_leaves, num_classes], already divided by #trees
+  std::vector<float> leaf_values;         // [num_leaves, num_classes], each row a distribution
 };
 
 class RandomForest final : public Model {

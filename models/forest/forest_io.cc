@@ -67,16 +67,18 @@ Result<RandomForest> decode_forest_weights(std::string_view bytes, ModelInfo inf
     return make_error(ErrorCode::kDataLoss, "not a forest weights file (bad magic)");
   }
   if (h.version != kVersion) {
-    return make_error(ErrorCode::kUnsupported, "weights version " + std::to_string(h.version) +
-                                                   " is not supported (this build reads version 1)");
+    return make_error(ErrorCode::kUnsupported,
+                      "weights version " + std::to_string(h.version) +
+                          " is not supported (this build reads version 1)");
   }
   if (h.num_classes != info.class_labels.size() || h.num_features != info.num_features) {
     return make_error(ErrorCode::kDataLoss, "classes or features disagree with manifest.json");
   }
   // Compare in 128 bits so absurd counts cannot overflow the size check.
-  const unsigned __int128 expected = static_cast<unsigned __int128>(h.num_trees) * 4 +
-                                     static_cast<unsigned __int128>(h.num_nodes) * sizeof(ForestNode) +
-                                     static_cast<unsigned __int128>(h.num_leaf_values) * 4;
+  const unsigned __int128 expected =
+      static_cast<unsigned __int128>(h.num_trees) * 4 +
+      static_cast<unsigned __int128>(h.num_nodes) * sizeof(ForestNode) +
+      static_cast<unsigned __int128>(h.num_leaf_values) * 4;
   if (expected != bytes.size()) {
     return make_error(ErrorCode::kDataLoss,
                       "truncated or padded: the header promises " +

@@ -9,7 +9,8 @@ namespace {
 
 std::string lower(std::string_view s) {
   std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   return out;
 }
 
@@ -52,7 +53,9 @@ Status read_max_features(std::string_view value, ForestParams& p) {
     return Ok{};
   }
   auto n = read_int_hyperparameter("max_features", value, 1, 1'000'000);
-  if (!n) return bad_value("max_features", value, "sqrt, log2, all, a count >= 1 or a fraction in (0, 1]");
+  if (!n)
+    return bad_value("max_features", value,
+                     "sqrt, log2, all, a count >= 1 or a fraction in (0, 1]");
   p.max_features = MaxFeatures::kCount;
   p.max_features_value = static_cast<double>(*n);
   return Ok{};
@@ -60,10 +63,14 @@ Status read_max_features(std::string_view value, ForestParams& p) {
 
 Status read_class_weight(std::string_view value, ForestParams& p) {
   const std::string v = lower(value);
-  if (is_none(v)) p.class_weight = ClassWeight::kNone;
-  else if (v == "balanced") p.class_weight = ClassWeight::kBalanced;
-  else if (v == "balanced_subsample") p.class_weight = ClassWeight::kBalancedSubsample;
-  else return bad_value("class_weight", value, "none, balanced or balanced_subsample");
+  if (is_none(v))
+    p.class_weight = ClassWeight::kNone;
+  else if (v == "balanced")
+    p.class_weight = ClassWeight::kBalanced;
+  else if (v == "balanced_subsample")
+    p.class_weight = ClassWeight::kBalancedSubsample;
+  else
+    return bad_value("class_weight", value, "none, balanced or balanced_subsample");
   return Ok{};
 }
 
@@ -84,7 +91,8 @@ Result<long long> read_int_hyperparameter(std::string_view key, std::string_view
     out = static_cast<long long>(d);
   }
   if (out < min || out > max) {
-    return bad_value(key, value, "an integer from " + std::to_string(min) + " to " + std::to_string(max));
+    return bad_value(key, value,
+                     "an integer from " + std::to_string(min) + " to " + std::to_string(max));
   }
   return out;
 }
@@ -97,7 +105,8 @@ Result<double> read_double_hyperparameter(std::string_view key, std::string_view
     return bad_value(key, value, "a number");
   }
   if (out < min || out > max) {
-    return bad_value(key, value, "a number from " + std::to_string(min) + " to " + std::to_string(max));
+    return bad_value(key, value,
+                     "a number from " + std::to_string(min) + " to " + std::to_string(max));
   }
   return out;
 }
@@ -113,19 +122,36 @@ std::size_t ForestParams::features_per_split(std::size_t num_features) const {
   const double d = static_cast<double>(num_features);
   double k = d;
   switch (max_features) {
-    case MaxFeatures::kSqrt: k = std::floor(std::sqrt(d)); break;
-    case MaxFeatures::kLog2: k = std::floor(std::log2(d)); break;
-    case MaxFeatures::kAll: k = d; break;
-    case MaxFeatures::kCount: k = max_features_value; break;
-    case MaxFeatures::kFraction: k = std::floor(max_features_value * d); break;
+    case MaxFeatures::kSqrt:
+      k = std::floor(std::sqrt(d));
+      break;
+    case MaxFeatures::kLog2:
+      k = std::floor(std::log2(d));
+      break;
+    case MaxFeatures::kAll:
+      k = d;
+      break;
+    case MaxFeatures::kCount:
+      k = max_features_value;
+      break;
+    case MaxFeatures::kFraction:
+      k = std::floor(max_features_value * d);
+      break;
   }
   return static_cast<std::size_t>(std::clamp(k, 1.0, d));
 }
 
 const std::vector<std::string_view>& forest_hyperparameter_names() {
-  static const std::vector<std::string_view> names = {
-      "n_estimators", "number_of_estimators", "max_depth",    "min_samples_split", "min_samples_leaf",
-      "max_features", "bootstrap",            "class_weight", "seed",              "n_jobs"};
+  static const std::vector<std::string_view> names = {"n_estimators",
+                                                      "number_of_estimators",
+                                                      "max_depth",
+                                                      "min_samples_split",
+                                                      "min_samples_leaf",
+                                                      "max_features",
+                                                      "bootstrap",
+                                                      "class_weight",
+                                                      "seed",
+                                                      "n_jobs"};
   return names;
 }
 
@@ -145,8 +171,10 @@ Result<ForestParams> forest_params_from(const Hyperparameters& hp) {
   if (const std::string* v = find(hp, "max_depth"); v != nullptr && !is_none(*v)) {
     if (auto s = read_int("max_depth", p.max_depth, 1, 10'000); !s) return s.error();
   }
-  if (auto s = read_int("min_samples_split", p.min_samples_split, 2, 1'000'000'000); !s) return s.error();
-  if (auto s = read_int("min_samples_leaf", p.min_samples_leaf, 1, 1'000'000'000); !s) return s.error();
+  if (auto s = read_int("min_samples_split", p.min_samples_split, 2, 1'000'000'000); !s)
+    return s.error();
+  if (auto s = read_int("min_samples_leaf", p.min_samples_leaf, 1, 1'000'000'000); !s)
+    return s.error();
   if (auto s = read_int("n_jobs", p.n_jobs, -1, 4096); !s) return s.error();
   if (p.n_jobs < 0) p.n_jobs = 0;  // scikit-learn's -1: every core
   if (const std::string* v = find(hp, "max_features")) {

@@ -21,7 +21,8 @@ ColumnData to_columns(const TabularDataset& data) {
   c.y = data.y;
   c.columns.resize(c.n * c.num_features);
   for (std::size_t r = 0; r < c.n; ++r) {
-    for (std::size_t f = 0; f < c.num_features; ++f) c.columns[f * c.n + r] = data.x.at(r, f);
+    for (std::size_t f = 0; f < c.num_features; ++f)
+      c.columns[f * c.n + r] = data.x.at(r, f);
   }
   return c;
 }
@@ -44,7 +45,8 @@ std::vector<double> balanced_weights(const ColumnData& data, const std::vector<d
 std::vector<double> draw_counts(std::size_t n, bool bootstrap, SplitMix64& rng) {
   std::vector<double> counts(n, bootstrap ? 0.0 : 1.0);
   if (bootstrap) {
-    for (std::size_t i = 0; i < n; ++i) counts[rng.below(n)] += 1.0;
+    for (std::size_t i = 0; i < n; ++i)
+      counts[rng.below(n)] += 1.0;
   }
   return counts;
 }
@@ -65,7 +67,8 @@ TreeJob fit_one(const ColumnData& data, const ForestParams& params,
   TreeJob job;
   job.counts = draw_counts(data.n, params.bootstrap, rng);
   std::vector<double> cw = class_weight;
-  if (params.class_weight == ClassWeight::kBalancedSubsample) cw = balanced_weights(data, job.counts);
+  if (params.class_weight == ClassWeight::kBalancedSubsample)
+    cw = balanced_weights(data, job.counts);
   std::vector<double> weight(data.n);
   for (std::size_t i = 0; i < data.n; ++i) {
     weight[i] = job.counts[i] * (cw.empty() ? 1.0 : cw[data.y[i]]);
@@ -74,7 +77,8 @@ TreeJob fit_one(const ColumnData& data, const ForestParams& params,
   return job;
 }
 
-std::int32_t local_leaf(const LocalTree& tree, const float* columns, std::size_t n, std::size_t row) {
+std::int32_t local_leaf(const LocalTree& tree, const float* columns, std::size_t n,
+                        std::size_t row) {
   std::int32_t i = 0;
   while (tree.nodes[i].feature != ForestNode::kLeaf) {
     const ForestNode& node = tree.nodes[i];
@@ -88,16 +92,17 @@ void add_out_of_bag(const ColumnData& data, const TreeJob& job, std::vector<floa
   const std::size_t k = data.num_classes;
   for (std::size_t r = 0; r < data.n; ++r) {
     if (job.counts[r] > 0) continue;
-    const float* leaf = job.tree.leaf_values.data() +
-                        static_cast<std::size_t>(local_leaf(job.tree, data.columns.data(), data.n, r)) * k;
-    for (std::size_t c = 0; c < k; ++c) oob[r * k + c] += leaf[c];
+    const float* leaf =
+        job.tree.leaf_values.data() +
+        static_cast<std::size_t>(local_leaf(job.tree, data.columns.data(), data.n, r)) * k;
+    for (std::size_t c = 0; c < k; ++c)
+      oob[r * k + c] += leaf[c];
     has_oob[r] = 1;
   }
 }
 
 ForestArrays concatenate(std::vector<TreeJob>& jobs, std::size_t num_classes) {
   ForestArrays arrays;
-  const float scale = 1.0f / static_cast<float>(jobs.size());
   for (TreeJob& job : jobs) {
     const auto node_base = static_cast<std::int32_t>(arrays.nodes.size());
     const auto leaf_base = static_cast<std::int32_t>(arrays.leaf_values.size() / num_classes);
@@ -111,7 +116,8 @@ ForestArrays concatenate(std::vector<TreeJob>& jobs, std::size_t num_classes) {
       }
       arrays.nodes.push_back(node);
     }
-    for (float v : job.tree.leaf_values) arrays.leaf_values.push_back(v * scale);
+    arrays.leaf_values.insert(arrays.leaf_values.end(), job.tree.leaf_values.begin(),
+                              job.tree.leaf_values.end());
   }
   return arrays;
 }
@@ -154,10 +160,11 @@ Result<ForestTrainResult> train_forest(const TabularDataset& data, const ForestP
     }
   };
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  const std::size_t threads =
-      std::min<std::size_t>(num_trees, params.n_jobs > 0 ? static_cast<unsigned>(params.n_jobs) : cores);
+  const std::size_t threads = std::min<std::size_t>(
+      num_trees, params.n_jobs > 0 ? static_cast<unsigned>(params.n_jobs) : cores);
   std::vector<std::jthread> pool;
-  for (std::size_t i = 1; i < threads; ++i) pool.emplace_back(worker);
+  for (std::size_t i = 1; i < threads; ++i)
+    pool.emplace_back(worker);
   worker();
   pool.clear();  // joins
   if (stopped) return make_error(ErrorCode::kDeadlineExceeded, "training was interrupted");
@@ -167,11 +174,14 @@ Result<ForestTrainResult> train_forest(const TabularDataset& data, const ForestP
   std::vector<char> has_oob(columns.n, 0);
   if (params.bootstrap) {
     oob.assign(columns.n * k, 0.0f);
-    for (const TreeJob& job : jobs) add_out_of_bag(columns, job, oob, has_oob);
+    for (const TreeJob& job : jobs)
+      add_out_of_bag(columns, job, oob, has_oob);
     for (std::size_t r = 0; r < columns.n; ++r) {
       float sum = 0;
-      for (std::size_t c = 0; c < k; ++c) sum += oob[r * k + c];
-      for (std::size_t c = 0; c < k && sum > 0; ++c) oob[r * k + c] /= sum;
+      for (std::size_t c = 0; c < k; ++c)
+        sum += oob[r * k + c];
+      for (std::size_t c = 0; c < k && sum > 0; ++c)
+        oob[r * k + c] /= sum;
     }
   }
 
@@ -191,7 +201,9 @@ Result<ForestTrainResult> train_forest(const TabularDataset& data, const ForestP
   }
   if (info.feature_names.empty()) info.feature_names = data.feature_names;
   auto forest = RandomForest::create(std::move(info), concatenate(jobs, k));
-  if (!forest) return make_error(ErrorCode::kInternal, "trainer built an invalid forest: " + forest.error().message);
+  if (!forest)
+    return make_error(ErrorCode::kInternal,
+                      "trainer built an invalid forest: " + forest.error().message);
   return ForestTrainResult{std::move(forest).value(), std::move(oob), std::move(has_oob)};
 }
 

@@ -82,7 +82,8 @@ class TreeGrower {
     if (n < static_cast<std::size_t>(params_.min_samples_split)) return false;
     if (n < 2 * static_cast<std::size_t>(params_.min_samples_leaf)) return false;
     int classes_present = 0;
-    for (double t : totals_) classes_present += t > 0;
+    for (double t : totals_)
+      classes_present += t > 0;
     return classes_present > 1;
   }
 
@@ -112,7 +113,8 @@ class TreeGrower {
   bool scan_feature(int f, std::size_t begin, std::size_t end, Split& best) {
     const float* column = data_.column(f);
     sorted_.clear();
-    for (std::size_t i = begin; i < end; ++i) sorted_.push_back({column[samples_[i]], samples_[i]});
+    for (std::size_t i = begin; i < end; ++i)
+      sorted_.push_back({column[samples_[i]], samples_[i]});
     std::sort(sorted_.begin(), sorted_.end());
     if (sorted_.front().first == sorted_.back().first) return false;
     std::fill(left_.begin(), left_.end(), 0.0);
@@ -159,9 +161,11 @@ class TreeGrower {
 
   void make_leaf(std::int32_t index) {
     double sum = 0;
-    for (double t : totals_) sum += t;
+    for (double t : totals_)
+      sum += t;
     const auto leaf_row = static_cast<std::int32_t>(tree_.leaf_values.size() / k_);
-    for (double t : totals_) tree_.leaf_values.push_back(static_cast<float>(t / sum));
+    for (double t : totals_)
+      tree_.leaf_values.push_back(static_cast<float>(t / sum));
     ForestNode& node = tree_.nodes[index];
     node.feature = ForestNode::kLeaf;
     node.left = leaf_row;

@@ -1,0 +1,95 @@
+#include "server/api/router.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "server/api/error_response.h"
+#include "server/api/handlers.h"
+
+namespace mls::server {
+namespace {
+
+std::string_view path_of(std::string_view target) {
+  return target.substr(0, target.find('?'));
+}
+
+Response method_not_allowed(const Request& req, std::string_view allowed) {
+  Response res =
+      error_response(req, http::status::method_not_allowed,
+                     std::string(req.method_string()) + " is not allowed on " +
+                         std::string(path_of(req.target())) + "; use " + std::string(allowed));
+  res.set(http::field::allow, boost::beast::string_view(allowed.data(), allowed.size()));
+  return res;
+}
+
+bool is_get(const Request& req) {
+  return req.method() == http::verb::get || req.method() == http::verb::head;
+}
+
+}  // namespace
+
+std::string_view Router::route_of(std::string_view target) {
+  const std::string_view path = path_of(target);
+  for (std::string_view known : {"/ping", "/invocations", "/execution-parameters", "/metrics"}) {
+    if (path == known) return known;
+  }
+  return "other";
+}
+
+bool Router::runs_on_worker(const Request& req) const {
+  return req.method() == http::verb::post && path_of(req.target()) == "/invocations" &&
+         req.body().size() > service_.options.inline_max_bytes;
+}
+
+Response Router::route(const Request& req, std::string& model) {
+  const std::string_view path = path_of(req.target());
+  if (path == "/ping")
+    return is_get(req) ? handle_ping(req, service_) : method_not_allowed(req, "GET");
+  if (path == "/invocations") {
+    return req.method() == http::verb::post ? handle_invocations(req, service_, model)
+                                            : method_not_allowed(req, "POST");
+  }
+  if (path == "/execution-parameters") {
+    return is_get(req) ? handle_execution_parameters(req, service_)
+                       : method_not_allowed(req, "GET");
+  }
+  if (path == "/metrics")
+    return is_get(req) ? handle_metrics(req, service_) : method_not_allowed(req, "GET");
+  return error_response(
+      req, http::status::not_found,
+      "no route for " + std::string(req.method_string()) + " " + std::string(path) +
+          "; routes: GET /ping, POST /invocations, GET /execution-parameters, GET /metrics");
+}
+
+Response Router::dispatch(const Request& req) {
+  const auto start = std::chrono::steady_clock::now();
+  std::string model;
+  Response res;
+  try {
+    res = route(req, model);
+  } catch (const std::exception& e) {
+    spdlog::error("{} {}: unexpected failure: {}", std::string(req.method_string()),
+                  std::string(req.target()), e.what());
+    res = error_response(req, http::status::internal_server_error, "internal error");
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const std::string_view route = route_of(req.target());
+  service_.metrics.observe_request(route, model, res.result_int(), seconds);
+  if (service_.options.log_requests || res.result_int() >= 500) {
+    spdlog::log(res.result_int() >= 500 ? spdlog::level::warn : spdlog::level::info,
+                "{} {} -> {} ({:.3f} ms){}{}", std::string(req.method_string()),
+                std::string(req.target()), res.result_int(), seconds * 1e3,
+                model.empty() ? "" : " model=" + model,
+                req.count("X-Amzn-SageMaker-Inference-Id")
+                    ? " inference_id=" + std::string(req["X-Amzn-SageMaker-Inference-Id"])
+                    : "");
+  } else if (res.result_int() >= 400) {
+    spdlog::debug("{} {} -> {}: {}", std::string(req.method_string()), std::string(req.target()),
+                  res.result_int(), res.body());
+  }
+  return res;
+}
+
+}  // namespace mls::server

@@ -1,0 +1,168 @@
+#include "server/app/cli.h"
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <vector>
+
+#include "models/artifact/model_artifact.h"
+
+namespace mls::server {
+namespace {
+
+std::string env(const char* name) {
+  const char* v = std::getenv(name);
+  return v == nullptr ? std::string() : std::string(v);
+}
+
+void add_logging_flags(CLI::App& app, Command& cmd) {
+  app.add_option("--log-level", cmd.log_level, "trace, debug, info, warn, error or off")
+      ->envname("LOG_LEVEL")
+      ->capture_default_str();
+  app.add_option("--log-format", cmd.log_format, "plain or json (one JSON object per line)")
+      ->envname("LOG_FORMAT")
+      ->check(CLI::IsMember({"plain", "json"}))
+      ->capture_default_str();
+}
+
+// SageMaker passes booleans as "true"/"True"; anything else is false.
+bool env_true(const char* name) {
+  const std::string v = env(name);
+  return v == "true" || v == "True" || v == "TRUE" || v == "1";
+}
+
+void add_serve_flags(CLI::App& serve, Command& cmd, unsigned& max_payload_mb, long long& timeout_s,
+                     long long& idle_s, long long& drain_s, std::string& bad_record) {
+  ServeOptions& o = cmd.serve;
+  serve.add_option("-p,--port", o.port, "TCP port to listen on")
+      ->envname("SAGEMAKER_BIND_TO_PORT")
+      ->capture_default_str();
+  serve.add_option("--host", o.host, "address to listen on")->capture_default_str();
+  serve.add_option("-m,--model-dir", o.model_dir, "one model, or one model per sub-directory")
+      ->envname("SM_MODEL_DIR")
+      ->capture_default_str();
+  serve.add_option("--io-threads", o.io_threads, "threads for network I/O (0: one per core)")
+      ->capture_default_str();
+  serve.add_option("--workers", o.workers, "inference threads (0: one per core)")
+      ->envname("SAGEMAKER_MODEL_SERVER_WORKERS")
+      ->capture_default_str();
+  serve.add_option("--max-payload-mb", max_payload_mb, "largest request body in MiB (1-100)")
+      ->envname("SAGEMAKER_MAX_PAYLOAD_IN_MB")
+      ->check(CLI::Range(1u, 100u))
+      ->capture_default_str();
+  serve.add_option("--max-header-bytes", o.max_header_bytes, "largest request header block")
+      ->capture_default_str();
+  serve.add_option("--max-rows", o.max_rows, "most rows in one request")->capture_default_str();
+  serve
+      .add_option("--max-queue", o.max_queue,
+                  "requests allowed to wait for an inference thread; more get a fast 503")
+      ->capture_default_str();
+  serve.add_option("--max-connections", o.max_connections, "open connections allowed")
+      ->capture_default_str();
+  serve
+      .add_option(
+          "--inline-max-bytes", o.inline_max_bytes,
+          "bodies up to this size are scored on the I/O thread, larger ones on an inference thread")
+      ->capture_default_str();
+  serve
+      .add_option("--request-timeout", timeout_s,
+                  "seconds a request may take to arrive, queue and run")
+      ->envname("SAGEMAKER_MODEL_SERVER_TIMEOUT")
+      ->check(CLI::Range(1LL, 3600LL))
+      ->capture_default_str();
+  serve.add_option("--idle-timeout", idle_s, "seconds an idle keep-alive connection stays open")
+      ->check(CLI::Range(1LL, 86400LL))
+      ->capture_default_str();
+  serve
+      .add_option("--drain-timeout", drain_s, "seconds to finish in-flight requests after SIGTERM")
+      ->check(CLI::Range(0LL, 3600LL))
+      ->capture_default_str();
+  serve
+      .add_option(
+          "--bad-record", bad_record,
+          "fail: one bad row fails the request (400); placeholder: it gets an error line instead")
+      ->check(CLI::IsMember({"fail", "placeholder"}))
+      ->capture_default_str();
+  serve.add_flag("--log-requests", o.log_requests, "log one line per request");
+  add_logging_flags(serve, cmd);
+}
+
+void add_train_flags(CLI::App& train, Command& cmd) {
+  TrainOptions& o = cmd.train;
+  train.add_option("--input-dir", o.input_dir, "holds config/ and data/<channel>/")
+      ->envname("SM_INPUT_DIR")
+      ->capture_default_str();
+  train.add_option("--model-dir", o.model_dir, "where the model is written")
+      ->envname("SM_MODEL_DIR")
+      ->capture_default_str();
+  train.add_option("--output-dir", o.output_dir, "where 'failure' is written on error")
+      ->envname("SM_OUTPUT_DIR")
+      ->capture_default_str();
+  train
+      .add_option("--checkpoint-dir", o.checkpoint_dir,
+                  "checkpoints for resuming an interrupted job")
+      ->envname("SM_CHECKPOINT_DIR")
+      ->capture_default_str();
+  add_logging_flags(train, cmd);
+}
+
+// `serve` and `train` may also be the program's own name (symlinks on PATH, as SageMaker's
+// scikit-learn example expects): `serve --port 8080` means `mls serve --port 8080`.
+std::vector<std::string> arguments(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  const std::string self = std::filesystem::path(argv[0]).filename().string();
+  if ((self == "serve" || self == "train") && (args.empty() || args.front() != self)) {
+    args.insert(args.begin(), self);
+  }
+  if (args.empty()) args.push_back("serve");  // what SageMaker means when it passes nothing
+  return args;
+}
+
+}  // namespace
+
+Command parse_command_line(int argc, char** argv) {
+  Command cmd;
+  CLI::App app{
+      "mls: trains and serves random-forest and CNN models under the Amazon SageMaker container "
+      "contract.\n"
+      "With no subcommand, runs `serve`.",
+      "mls"};
+  app.set_version_flag("--version", "mls " + std::string(product_version()));
+  app.require_subcommand(0, 1);
+  app.fallthrough(false);
+  unsigned max_payload_mb = 6;
+  long long timeout_s = 55, idle_s = 60, drain_s = 25;
+  std::string bad_record = "fail";
+  CLI::App* serve =
+      app.add_subcommand("serve", "serve models over HTTP (SageMaker hosting and batch transform)");
+  add_serve_flags(*serve, cmd, max_payload_mb, timeout_s, idle_s, drain_s, bad_record);
+  CLI::App* train = app.add_subcommand("train", "train a model (SageMaker training job)");
+  add_train_flags(*train, cmd);
+
+  std::vector<std::string> args = arguments(argc, argv);
+  std::reverse(args.begin(), args.end());  // CLI11 takes the arguments in reverse order
+  try {
+    app.parse(args);
+  } catch (const CLI::ParseError& e) {
+    cmd.kind = Command::Kind::kExit;
+    cmd.exit_code = app.exit(e);
+    if (cmd.exit_code != 0) std::fprintf(stderr, "\n%s", app.help().c_str());
+    return cmd;
+  }
+  if (train->parsed()) {
+    cmd.kind = Command::Kind::kTrain;
+    return cmd;
+  }
+  cmd.kind = Command::Kind::kServe;
+  ServeOptions& o = cmd.serve;
+  o.max_body_bytes = static_cast<std::size_t>(max_payload_mb) << 20;
+  o.request_timeout = std::chrono::seconds(timeout_s);
+  o.idle_timeout = std::chrono::seconds(idle_s);
+  o.drain_timeout = std::chrono::seconds(drain_s);
+  o.bad_record =
+      bad_record == "placeholder" ? BadRecordPolicy::kPlaceholder : BadRecordPolicy::kFail;
+  o.batch_mode = env_true("SAGEMAKER_BATCH");
+  return cmd;
+}
+
+}  // namespace mls::server

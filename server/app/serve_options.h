@@ -1,0 +1,40 @@
+#pragma once
+// Everything `serve` can be told, resolved from flags, then SageMaker's environment, then defaults.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace mls::server {
+
+enum class BadRecordPolicy { kFail, kPlaceholder };
+
+struct ServeOptions {
+  std::string host = "0.0.0.0";
+  std::uint16_t port = 8080;                // SAGEMAKER_BIND_TO_PORT
+  std::string model_dir = "/opt/ml/model";  // SM_MODEL_DIR
+  unsigned io_threads = 0;                  // 0: one per core
+  unsigned workers = 0;                     // inference threads; 0: one per core
+  std::size_t max_body_bytes = 6u << 20;    // SAGEMAKER_MAX_PAYLOAD_IN_MB
+  std::size_t max_header_bytes = 16u << 10;
+  std::size_t max_queue = 256;                        // requests waiting for an inference thread
+  std::size_t max_rows = 1'000'000;                   // rows in one request
+  std::size_t inline_max_bytes = 8u << 10;            // smaller bodies are scored on the I/O thread
+  std::chrono::milliseconds request_timeout{55'000};  // under SageMaker's 60 s
+  std::chrono::milliseconds idle_timeout{60'000};     // keep-alive connections with no request
+  std::chrono::milliseconds drain_timeout{25'000};    // SIGTERM to exit, under the 30 s to SIGKILL
+  std::size_t max_connections = 10'000;
+  bool batch_mode = false;  // SAGEMAKER_BATCH
+  BadRecordPolicy bad_record = BadRecordPolicy::kFail;
+  bool log_requests = false;
+};
+
+struct TrainOptions {
+  std::string input_dir = "/opt/ml/input";    // SM_INPUT_DIR
+  std::string model_dir = "/opt/ml/model";    // SM_MODEL_DIR
+  std::string output_dir = "/opt/ml/output";  // SM_OUTPUT_DIR
+  std::string checkpoint_dir = "/opt/ml/checkpoints";
+};
+
+}  // namespace mls::server

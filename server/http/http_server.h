@@ -1,0 +1,52 @@
+#pragma once
+// The HTTP front: an acceptor, I/O threads running one io_context, an inference thread pool, and
+// the SIGTERM/SIGINT drain (stop accepting, answer what is in flight, exit before SIGKILL).
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+
+#include "models/core/status.h"
+#include "server/api/router.h"
+#include "server/app/serve_options.h"
+#include "server/http/session_context.h"
+
+namespace mls::server {
+
+class HttpServer {
+ public:
+  HttpServer(const ServeOptions& options, Router& router);
+  ~HttpServer();
+
+  // Binds and listens. Errors: kInternal naming the address and the reason (e.g. port in use).
+  Status listen();
+  std::uint16_t port() const;
+
+  // Serves until SIGTERM or SIGINT, then drains; returns once every thread has finished.
+  void run();
+
+ private:
+  void accept();
+  void begin_drain(const std::string& why);
+
+  const ServeOptions& options_;
+  boost::asio::io_context ioc_;
+  boost::asio::thread_pool workers_;
+  SessionContext context_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::steady_timer accept_retry_;
+  boost::asio::signal_set signals_;
+  std::uint16_t port_ = 0;
+  std::mutex drain_mutex_;
+  std::condition_variable drain_cv_;
+  bool finished_ = false;
+};
+
+unsigned default_thread_count();
+
+}  // namespace mls::server

@@ -1,0 +1,249 @@
+#include "server/http/http_session.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include "server/api/error_response.h"
+
+namespace mls::server {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+using tcp = net::ip::tcp;
+using boost::system::error_code;
+
+void SessionTracker::add(const std::shared_ptr<HttpSession>& s) {
+  std::lock_guard lock(mutex_);
+  sessions_.insert(s.get());
+}
+
+void SessionTracker::remove(HttpSession* s) {
+  std::lock_guard lock(mutex_);
+  sessions_.erase(s);
+}
+
+std::size_t SessionTracker::size() const {
+  std::lock_guard lock(mutex_);
+  return sessions_.size();
+}
+
+void SessionTracker::close_idle_sessions() {
+  std::lock_guard lock(mutex_);
+  for (HttpSession* s : sessions_) {
+    // A session whose destructor waits on our mutex has no owners left: lock() gives null.
+    if (auto alive = s->weak_from_this().lock()) alive->close_if_idle();
+  }
+}
+
+HttpSession::HttpSession(tcp::socket&& socket, SessionContext& context)
+    : stream_(std::move(socket)), idle_timer_(stream_.get_executor()), context_(context) {
+  context_.router.service().metrics.connections_open().Increment();
+}
+
+HttpSession::~HttpSession() {
+  context_.tracker.remove(this);
+  context_.router.service().metrics.connections_open().Decrement();
+}
+
+void HttpSession::start() {
+  context_.tracker.add(shared_from_this());
+  net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->wait_for_request(); });
+}
+
+void HttpSession::close_if_idle() {
+  net::post(stream_.get_executor(), [self = shared_from_this()] {
+    if (self->idle_) self->close();
+  });
+}
+
+// Waits for the first byte of the next request without starting to parse, so that a drain can
+// tell an idle connection (safe to close) from one with a request on its way.
+void HttpSession::wait_for_request() {
+  if (closed_) return;
+  if (context_.draining) return close();
+  if (buffer_.size() > 0) return read_header();  // a pipelined request is already here
+  idle_ = true;
+  idle_timer_.expires_after(context_.options.idle_timeout);
+  idle_timer_.async_wait([self = shared_from_this()](error_code ec) {
+    if (!ec && self->idle_) self->close();
+  });
+  stream_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this()](error_code ec) {
+    self->on_readable(ec);
+  });
+}
+
+void HttpSession::on_readable(error_code ec) {
+  idle_ = false;
+  idle_timer_.cancel();
+  if (ec || closed_) return close();
+  read_header();
+}
+
+void HttpSession::read_header() {
+  parser_.emplace();
+  parser_->header_limit(static_cast<std::uint32_t>(context_.options.max_header_bytes));
+  parser_->body_limit(context_.options.max_body_bytes);
+  // One deadline for the whole request to arrive: a slow client costs a socket, never a thread.
+  stream_.expires_after(context_.options.request_timeout);
+  http::async_read_header(
+      stream_, buffer_, *parser_,
+      [self = shared_from_this()](error_code ec, std::size_t n) { self->on_header(ec, n); });
+}
+
+void HttpSession::on_header(error_code ec, std::size_t bytes) {
+  if (ec) return on_body(ec, bytes);
+  const auto length = parser_->content_length();
+  if (length && *length > context_.options.max_body_bytes) {
+    return reject_and_close(http::status::payload_too_large,
+                            "body of " + std::to_string(*length) + " bytes is over the limit of " +
+                                std::to_string(context_.options.max_body_bytes) + " bytes");
+  }
+  const auto& req = parser_->get();
+  if (beast::iequals(req[http::field::expect], "100-continue")) {
+    auto interim =
+        std::make_shared<http::response<http::empty_body>>(http::status::continue_, req.version());
+    continue_message_ = interim;
+    http::async_write(stream_, *interim, [self = shared_from_this()](error_code ec, std::size_t) {
+      self->continue_message_.reset();
+      if (ec) return self->close();
+      self->read_body();
+    });
+    return;
+  }
+  read_body();
+}
+
+void HttpSession::read_body() {
+  http::async_read(
+      stream_, buffer_, *parser_,
+      [self = shared_from_this()](error_code ec, std::size_t n) { self->on_body(ec, n); });
+}
+
+void HttpSession::on_body(error_code ec, std::size_t) {
+  if (!ec) return handle_request();
+  if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == net::error::eof ||
+      ec == net::error::operation_aborted || ec == net::error::connection_reset) {
+    return close();
+  }
+  if (ec == http::error::body_limit) {
+    return reject_and_close(http::status::payload_too_large,
+                            "body is over the limit of " +
+                                std::to_string(context_.options.max_body_bytes) +
+                                " bytes (SAGEMAKER_MAX_PAYLOAD_IN_MB raises it)");
+  }
+  if (ec == http::error::header_limit) {
+    return reject_and_close(http::status::request_header_fields_too_large,
+                            "headers are over the limit of " +
+                                std::to_string(context_.options.max_header_bytes) + " bytes");
+  }
+  reject_and_close(http::status::bad_request, "malformed HTTP request: " + ec.message());
+}
+
+void HttpSession::handle_request() {
+  stream_.expires_never();
+  Request req = parser_->release();
+  parser_.reset();
+  Router& router = context_.router;
+  router.service().metrics.requests_in_flight().Increment();
+  const bool head = req.method() == http::verb::head;
+  if (!router.runs_on_worker(req)) {
+    Response res = router.dispatch(req);
+    if (head) res.body().clear();
+    return send(std::move(res));
+  }
+  if (context_.queued.load() >= context_.options.max_queue) {
+    Response res = error_response(req, http::status::service_unavailable,
+                                  "server is busy: " + std::to_string(context_.options.max_queue) +
+                                      " requests are already waiting; retry shortly");
+    router.service().metrics.observe_request(Router::route_of(req.target()), "", 503, 0);
+    return send(std::move(res));
+  }
+  ++context_.queued;
+  const auto deadline = std::chrono::steady_clock::now() + context_.options.request_timeout;
+  // The work guard keeps the I/O threads alive (even while draining) until the answer is back.
+  net::post(context_.workers, [self = shared_from_this(), req = std::move(req), deadline,
+                               guard = net::make_work_guard(stream_.get_executor())]() mutable {
+    Response res;
+    if (std::chrono::steady_clock::now() > deadline) {
+      res =
+          error_response(req, http::status::service_unavailable,
+                         "request waited past its deadline for an inference thread; retry shortly");
+      self->context_.router.service().metrics.observe_request(Router::route_of(req.target()), "",
+                                                              503, 0);
+    } else {
+      res = self->context_.router.dispatch(req);
+    }
+    --self->context_.queued;
+    net::post(self->stream_.get_executor(),
+              [self, res = std::move(res)]() mutable { self->send(std::move(res)); });
+    guard.reset();
+  });
+}
+
+void HttpSession::send(Response&& res) {
+  const bool close_after = !res.keep_alive() || context_.draining;
+  if (close_after) res.keep_alive(false);
+  response_.emplace(std::move(res));
+  stream_.expires_after(
+      context_.options.request_timeout);  // a client that never reads cannot pin us
+  http::async_write(stream_, *response_,
+                    [self = shared_from_this(), close_after](error_code ec, std::size_t n) {
+                      self->on_write(close_after, ec, n);
+                    });
+}
+
+void HttpSession::on_write(bool close_after, error_code ec, std::size_t) {
+  response_.reset();
+  context_.router.service().metrics.requests_in_flight().Decrement();
+  if (ec || close_after) return close();
+  wait_for_request();
+}
+
+// Answers a request we will not read to the end, then closes. The client may still be sending,
+// so the socket is shut for writing and drained briefly: closing with unread bytes would reset
+// the connection and could destroy the answer before the client reads it.
+void HttpSession::reject_and_close(http::status status, std::string_view message) {
+  Request stub;
+  stub.version(parser_ ? parser_->get().version() : 11);
+  Response res = error_response(stub, status, message);
+  res.keep_alive(false);
+  context_.router.service().metrics.observe_request("other", "", res.result_int(), 0);
+  parser_.reset();
+  response_.emplace(std::move(res));
+  stream_.expires_after(std::chrono::seconds(5));
+  http::async_write(stream_, *response_, [self = shared_from_this()](error_code ec, std::size_t) {
+    self->response_.reset();
+    if (ec) return self->close();
+    error_code ignored;
+    self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    self->stream_.expires_after(std::chrono::seconds(2));
+    self->linger();
+  });
+}
+
+void HttpSession::linger() {
+  buffer_.clear();
+  stream_.async_read_some(buffer_.prepare(64 * 1024),
+                          [self = shared_from_this()](error_code ec, std::size_t) {
+                            if (ec) return self->close();
+                            self->linger();
+                          });
+}
+
+void HttpSession::close() {
+  if (closed_) return;
+  closed_ = true;
+  idle_ = false;
+  idle_timer_.cancel();
+  error_code ignored;
+  stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  stream_.socket().close(ignored);
+}
+
+}  // namespace mls::server

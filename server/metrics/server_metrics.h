@@ -1,0 +1,68 @@
+#pragma once
+// The Prometheus metrics of `serve`: created once, updated lock-light on the request path,
+// rendered as text exposition for GET /metrics.
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace mls::server {
+
+class ServerMetrics {
+ public:
+  ServerMetrics();
+
+  // One finished HTTP request. route: the matched route pattern ("/invocations", "other").
+  void observe_request(std::string_view route, std::string_view model, unsigned status,
+                       double seconds);
+  // One model call: wall time of predict alone, and rows (or images) in the request.
+  void observe_inference(std::string_view model, double seconds, std::size_t rows);
+  void set_model_state(const std::string& model, bool loaded, double load_seconds);
+  prometheus::Gauge& requests_in_flight() { return *in_flight_; }
+  prometheus::Gauge& connections_open() { return *connections_; }
+
+  // Refreshes the process gauges (memory, CPU, descriptors) and renders every metric.
+  std::string render();
+
+ private:
+  struct InferenceSeries {
+    prometheus::Histogram* seconds;
+    prometheus::Histogram* rows;
+  };
+  prometheus::Histogram& request_latency(std::string_view route);
+  void update_process_metrics();
+
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>& requests_;
+  prometheus::Family<prometheus::Histogram>& request_seconds_;
+  prometheus::Family<prometheus::Histogram>& inference_seconds_;
+  prometheus::Family<prometheus::Histogram>& inference_rows_;
+  prometheus::Family<prometheus::Gauge>& model_loaded_;
+  prometheus::Family<prometheus::Gauge>& model_load_seconds_;
+  prometheus::Gauge* in_flight_;
+  prometheus::Gauge* connections_;
+  prometheus::Gauge* resident_bytes_;
+  prometheus::Gauge* virtual_bytes_;
+  prometheus::Gauge* open_fds_;
+  prometheus::Gauge* max_fds_;
+  prometheus::Gauge* start_time_;
+  prometheus::Counter* cpu_seconds_;
+  double cpu_seconds_reported_ = 0;
+
+  // Family::Add hashes every label on each call; these caches make repeat lookups one map probe.
+  std::mutex cache_mutex_;
+  std::unordered_map<std::string, prometheus::Counter*> request_cache_;
+  std::unordered_map<std::string, prometheus::Histogram*> latency_cache_;
+  std::unordered_map<std::string, InferenceSeries> inference_cache_;
+  std::mutex render_mutex_;
+};
+
+}  // namespace mls::server
