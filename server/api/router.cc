@@ -77,8 +77,9 @@ Response Router::dispatch(const Request& req) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const std::string_view route = route_of(req.target());
   service_.metrics.observe_request(route, model, res.result_int(), seconds);
-  if (service_.options.log_requests || res.result_int() >= 500) {
-    spdlog::log(res.result_int() >= 500 ? spdlog::level::warn : spdlog::level::info,
+  const bool server_fault = res.result_int() >= 500 && res.result_int() != 503;
+  if (service_.options.log_requests || server_fault) {
+    spdlog::log(server_fault ? spdlog::level::warn : spdlog::level::info,
                 "{} {} -> {} ({:.3f} ms){}{}", std::string(req.method_string()),
                 std::string(req.target()), res.result_int(), seconds * 1e3,
                 model.empty() ? "" : " model=" + model,
