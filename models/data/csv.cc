@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <optional>
 #include <string>
 
@@ -98,8 +99,20 @@ bool parse_finite_float(std::string_view cell, float& out, std::string& why) {
     return false;
   }
   std::string_view digits = s.front() == '+' ? s.substr(1) : s;
+  if (digits.size() != s.size() && !digits.empty() &&
+      (digits.front() == '-' || digits.front() == '+')) {
+    why = echo(s) + " is not a number";
+    return false;
+  }
   auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), out);
-  if (ec == std::errc::result_out_of_range) {
+  if (ec == std::errc::result_out_of_range && ptr == digits.data() + digits.size()) {
+    // Too small for a float rounds toward zero, as numpy's float32 cast does; too large is an
+    // error.
+    const double wide = std::strtod(std::string(digits).c_str(), nullptr);
+    if (std::isfinite(wide) && std::abs(wide) < 1.0) {
+      out = static_cast<float>(wide);
+      return true;
+    }
     why = echo(s) + " is out of the float range";
     return false;
   }
@@ -147,6 +160,7 @@ Result<CsvTable> parse_csv(std::string_view text, const CsvOptions& options) {
                   " columns, got " + std::to_string(col);
     }
     ++m.rows;
+    if (options.record_row_lines) table.row_lines.push_back(row_line);
     if (row_error.empty()) return true;
     if (!options.keep_going) {
       error = make_error(ErrorCode::kInvalidArgument, std::move(row_error));
@@ -163,6 +177,8 @@ Result<CsvTable> parse_csv(std::string_view text, const CsvOptions& options) {
       if (!options.skip_blank_lines) ++pending_blank;
       return true;
     }
+    if (m.cols == 0 && pending_blank > 0)
+      m.cols = count_cells(line);  // blank lines say nothing of width
     for (std::size_t i = pending_blank; i > 0; --i) {
       if (!add_row(std::string_view{}, line_no - i)) return false;
     }

@@ -20,6 +20,7 @@ struct CsvOptions {
   bool skip_blank_lines = false;  // training files; serving treats an inner blank line as a record
   bool keep_going = false;   // record bad rows in row_errors (filled with 0) instead of failing
   std::size_t max_rows = 0;  // 0: unlimited
+  bool record_row_lines = false;  // fill CsvTable::row_lines
 };
 
 struct CsvRowError {
@@ -31,6 +32,7 @@ struct CsvTable {
   Matrix matrix;
   std::vector<std::string> header;      // the skipped header's cells, if there was one
   std::vector<CsvRowError> row_errors;  // only with keep_going
+  std::vector<std::size_t> row_lines;   // 1-based line of each row, with record_row_lines
 };
 
 // Rows end in LF, CRLF or a bare CR; a final line end is optional; a UTF-8 BOM is ignored.

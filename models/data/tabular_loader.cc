@@ -35,6 +35,12 @@ void split_label(const Matrix& table, std::size_t label_col, Matrix& x,
   x.rows += table.rows;
 }
 
+std::string label_text(double label) {
+  char buf[32];
+  auto [ptr, ec] = std::to_chars(buf, buf + sizeof buf, label);
+  return std::string(buf, ptr);
+}
+
 }  // namespace
 
 Result<LabelColumn> parse_label_column(std::string_view text) {
@@ -80,6 +86,7 @@ Result<TabularDataset> load_tabular_channel(const fs::path& dir, LabelColumn lab
     options.expected_cols = width;
     options.detect_header = true;
     options.skip_blank_lines = true;
+    options.record_row_lines = class_labels != nullptr;
     auto table = parse_csv(*text, options);
     if (!table) return in_file(file, table.error());
     if (width == 0) {
@@ -102,7 +109,18 @@ Result<TabularDataset> load_tabular_channel(const fs::path& dir, LabelColumn lab
         }
       }
     }
+    const std::size_t first_new = raw_labels.size();
     split_label(table->matrix, label_col, data.x, raw_labels);
+    if (class_labels != nullptr) {
+      for (std::size_t i = first_new; i < raw_labels.size(); ++i) {
+        if (!std::binary_search(class_labels->begin(), class_labels->end(), raw_labels[i])) {
+          return in_file(file, make_error(ErrorCode::kInvalidArgument,
+                                          "row " + std::to_string(table->row_lines[i - first_new]) +
+                                              " has label " + label_text(raw_labels[i]) +
+                                              ", which the training channel never uses"));
+        }
+      }
+    }
   }
   if (class_labels == nullptr) {
     std::set<double> distinct(raw_labels.begin(), raw_labels.end());

@@ -31,6 +31,7 @@ void append(std::string& out, const T* data, std::size_t count) {
 template <class T>
 void copy_array(std::string_view& bytes, std::vector<T>& out, std::size_t count) {
   out.resize(count);
+  if (count == 0) return;  // memcpy from/to a null pointer is undefined even for 0 bytes
   std::memcpy(out.data(), bytes.data(), count * sizeof(T));
   bytes.remove_prefix(count * sizeof(T));
 }

@@ -40,6 +40,7 @@ int run_serve(const ServeOptions& options) {
       product_version(), options.host, server.port(), options.model_dir,
       options.io_threads != 0 ? options.io_threads : default_thread_count(),
       options.workers != 0 ? options.workers : default_thread_count(), options.max_body_bytes);
+  if (options.batch_mode) spdlog::info("batch transform mode (SAGEMAKER_BATCH)");
   // Load in the background: /ping answers 503 "loading" meanwhile instead of refusing connections.
   std::thread loader([&] {
     registry.load_all(options.model_dir);

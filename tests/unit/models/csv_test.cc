@@ -1,0 +1,268 @@
+#include "models/data/csv.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace mls {
+namespace {
+
+using Floats = std::vector<float>;
+
+CsvTable parse_ok(std::string_view text, const CsvOptions& options = {}) {
+  auto result = parse_csv(text, options);
+  if (!result.ok()) {
+    ADD_FAILURE() << "unexpected error: " << result.error().message;
+    return {};
+  }
+  return std::move(result).value();
+}
+
+// The error message; fails the test unless parsing fails with `code`.
+std::string parse_error(std::string_view text, const CsvOptions& options = {},
+                        ErrorCode code = ErrorCode::kInvalidArgument) {
+  auto result = parse_csv(text, options);
+  if (result.ok()) {
+    ADD_FAILURE() << "parsed " << result->matrix.rows << " rows, expected an error";
+    return {};
+  }
+  EXPECT_EQ(result.error().code, code) << result.error().message;
+  return result.error().message;
+}
+
+TEST(CsvTest, SplitsLfLines) {
+  CsvTable t = parse_ok("1,2\n3,4\n");
+  EXPECT_EQ(t.matrix.rows, 2u);
+  EXPECT_EQ(t.matrix.cols, 2u);
+  EXPECT_EQ(t.matrix.values, (Floats{1, 2, 3, 4}));
+  EXPECT_TRUE(t.header.empty());
+  EXPECT_TRUE(t.row_errors.empty());
+}
+
+TEST(CsvTest, SplitsCrlfLines) {
+  CsvTable t = parse_ok("1,2\r\n3,4\r\n");
+  EXPECT_EQ(t.matrix.rows, 2u);
+  EXPECT_EQ(t.matrix.values, (Floats{1, 2, 3, 4}));
+}
+
+TEST(CsvTest, SplitsBareCarriageReturnLines) {
+  CsvTable t = parse_ok("1,2\r3,4\r5,6\r");
+  EXPECT_EQ(t.matrix.rows, 3u);
+  EXPECT_EQ(t.matrix.cols, 2u);
+  EXPECT_EQ(t.matrix.values, (Floats{1, 2, 3, 4, 5, 6}));
+}
+
+TEST(CsvTest, SplitsMixedLineEnds) {
+  CsvTable t = parse_ok("1,2\r\n3,4\r5,6\n7,8");
+  EXPECT_EQ(t.matrix.rows, 4u);
+  EXPECT_EQ(t.matrix.values, (Floats{1, 2, 3, 4, 5, 6, 7, 8}));
+}
+
+TEST(CsvTest, FinalLineEndIsOptional) {
+  for (std::string_view text : {"1.5,2\n-3,4", "1.5,2\n-3,4\n", "1.5,2\r-3,4", "1.5,2\r\n-3,4"}) {
+    CsvTable t = parse_ok(text);
+    EXPECT_EQ(t.matrix.rows, 2u) << text;
+    EXPECT_EQ(t.matrix.values, (Floats{1.5f, 2, -3, 4})) << text;
+  }
+}
+
+TEST(CsvTest, SkipsUtf8Bom) {
+  CsvTable t = parse_ok(
+      "\xEF\xBB\xBF"
+      "7,8\n");
+  EXPECT_EQ(t.matrix.rows, 1u);
+  EXPECT_EQ(t.matrix.values, (Floats{7, 8}));
+}
+
+TEST(CsvTest, AcceptsQuotedAndSpacePaddedCells) {
+  CsvTable t = parse_ok(" \"1.5\" ,  2\t,\" -3 \",+4,1e2\n");
+  EXPECT_EQ(t.matrix.cols, 5u);
+  EXPECT_EQ(t.matrix.values, (Floats{1.5f, 2, -3, 4, 100}));
+}
+
+TEST(CsvTest, SkipsHeaderEqualToNames) {
+  const std::vector<std::string> names = {"a", "b"};
+  CsvOptions options;
+  options.header_names = &names;
+  CsvTable t = parse_ok(" \"a\", b\n1,2\n", options);
+  EXPECT_EQ(t.header, names);
+  EXPECT_EQ(t.matrix.rows, 1u);
+  EXPECT_EQ(t.matrix.values, (Floats{1, 2}));
+}
+
+TEST(CsvTest, HeaderThatDiffersFromNamesIsData) {
+  const std::vector<std::string> names = {"a", "b"};
+  CsvOptions options;
+  options.header_names = &names;
+  EXPECT_EQ(parse_error("a,c\n1,2\n", options), "row 1, column 1: 'a' is not a number");
+}
+
+TEST(CsvTest, DetectHeaderSkipsNonNumericFirstLine) {
+  CsvOptions options;
+  options.detect_header = true;
+  CsvTable t = parse_ok("x,\"y\"\n1,2\n", options);
+  EXPECT_EQ(t.header, (std::vector<std::string>{"x", "y"}));
+  EXPECT_EQ(t.matrix.rows, 1u);
+
+  CsvTable numeric = parse_ok("1,2\n3,4\n", options);
+  EXPECT_TRUE(numeric.header.empty());
+  EXPECT_EQ(numeric.matrix.rows, 2u);
+
+  // Rows are counted as lines, header included; only the first line can be a header.
+  EXPECT_EQ(parse_error("x,y\n1,2\n3,abc\n", options), "row 3, column 2: 'abc' is not a number");
+}
+
+TEST(CsvTest, ErrorNamesRowAndColumn) {
+  EXPECT_EQ(parse_error("1,2,3\n4,5,abc\n"), "row 2, column 3: 'abc' is not a number");
+  EXPECT_EQ(parse_error("1,2\n3,\n"), "row 2, column 2: empty value");
+  EXPECT_EQ(parse_error("1.5x\n"), "row 1, column 1: '1.5x' is not a number");
+}
+
+TEST(CsvTest, RejectsNanAndInfinity) {
+  EXPECT_EQ(parse_error("1,NaN\n"), "row 1, column 2: 'NaN' is not a finite number");
+  EXPECT_EQ(parse_error("inf\n"), "row 1, column 1: 'inf' is not a finite number");
+  EXPECT_EQ(parse_error("2\n-inf\n"), "row 2, column 1: '-inf' is not a finite number");
+}
+
+TEST(CsvTest, RejectsValuesOutOfFloatRange) {
+  EXPECT_EQ(parse_error("1e400\n"), "row 1, column 1: '1e400' is out of the float range");
+  EXPECT_EQ(parse_error("0,-1e39\n"), "row 1, column 2: '-1e39' is out of the float range");
+}
+
+TEST(CsvTest, RejectsHexFloats) {
+  EXPECT_EQ(parse_error("0x1p3\n"), "row 1, column 1: '0x1p3' is not a number");
+}
+
+TEST(CsvTest, ThousandsSeparatorChangesTheColumnCount) {
+  EXPECT_EQ(parse_error("5\n1,000\n"), "row 2: expected 1 columns, got 2");
+}
+
+TEST(CsvTest, WrongColumnCountMessage) {
+  EXPECT_EQ(parse_error("1,2,3\n4,5\n"), "row 2: expected 3 columns, got 2");
+  CsvOptions options;
+  options.expected_cols = 2;
+  EXPECT_EQ(parse_error("1,2,3\n", options), "row 1: expected 2 columns, got 3");
+}
+
+TEST(CsvTest, EmptyBodyIsAnError) {
+  EXPECT_EQ(parse_error(""), "no data rows");
+  EXPECT_EQ(parse_error("\n\r\n  \n"), "no data rows");
+  EXPECT_EQ(parse_error("\xEF\xBB\xBF"), "no data rows");
+  CsvOptions options;
+  options.detect_header = true;
+  EXPECT_EQ(parse_error("a,b\n", options), "no data rows");
+}
+
+TEST(CsvTest, KeepGoingRecordsRowErrors) {
+  CsvOptions options;
+  options.keep_going = true;
+  CsvTable t = parse_ok("1,2\nabc,4\n5,6\n7\n8,9\n", options);
+  EXPECT_EQ(t.matrix.rows, 5u);
+  EXPECT_EQ(t.matrix.values, (Floats{1, 2, 0, 0, 5, 6, 0, 0, 8, 9}));
+  ASSERT_EQ(t.row_errors.size(), 2u);
+  EXPECT_EQ(t.row_errors[0].row_index, 1u);
+  EXPECT_EQ(t.row_errors[0].message, "row 2, column 1: 'abc' is not a number");
+  EXPECT_EQ(t.row_errors[1].row_index, 3u);
+  EXPECT_EQ(t.row_errors[1].message, "row 4: expected 2 columns, got 1");
+}
+
+TEST(CsvTest, InnerBlankLineIsAnError) {
+  EXPECT_EQ(parse_error("1,2\n\n3,4\n"), "row 2 is empty");
+  EXPECT_EQ(parse_error("1,2\r\n \t\r\n3,4\r\n"), "row 2 is empty");
+  EXPECT_EQ(parse_error("1,2\r\r3,4\r"), "row 2 is empty");
+}
+
+TEST(CsvTest, KeepGoingRecordsInnerBlankLine) {
+  CsvOptions options;
+  options.keep_going = true;
+  CsvTable t = parse_ok("1,2\n\n3,4\n", options);
+  EXPECT_EQ(t.matrix.rows, 3u);
+  EXPECT_EQ(t.matrix.values, (Floats{1, 2, 0, 0, 3, 4}));
+  ASSERT_EQ(t.row_errors.size(), 1u);
+  EXPECT_EQ(t.row_errors[0].row_index, 1u);
+  EXPECT_EQ(t.row_errors[0].message, "row 2 is empty");
+}
+
+// Regression: a leading blank line under keep_going fixes the width at 1 column
+// (count_cells("") == 1), so every real row after it is reported as "expected 1 columns, got 2".
+TEST(CsvTest, KeepGoingLeadingBlankLineDoesNotDecideTheWidth) {
+  CsvOptions options;
+  options.keep_going = true;
+  CsvTable t = parse_ok("\n1,2\n3,4\n", options);
+  EXPECT_EQ(t.matrix.cols, 2u);
+  EXPECT_EQ(t.matrix.rows, 3u);
+  EXPECT_EQ(t.matrix.values, (Floats{0, 0, 1, 2, 3, 4}));
+  ASSERT_EQ(t.row_errors.size(), 1u);
+  EXPECT_EQ(t.row_errors[0].message, "row 1 is empty");
+}
+
+TEST(CsvTest, SkipBlankLinesDropsInnerBlankLines) {
+  CsvOptions options;
+  options.skip_blank_lines = true;
+  CsvTable t = parse_ok("\n1,2\n\n  \n3,4\n", options);
+  EXPECT_EQ(t.matrix.rows, 2u);
+  EXPECT_EQ(t.matrix.values, (Floats{1, 2, 3, 4}));
+  // Row numbers still count the skipped lines.
+  EXPECT_EQ(parse_error("1,2\n\nx,4\n", options), "row 3, column 1: 'x' is not a number");
+}
+
+TEST(CsvTest, TrailingBlankLinesAreIgnored) {
+  CsvTable t = parse_ok("1,2\n3,4\n\n\n  \n");
+  EXPECT_EQ(t.matrix.rows, 2u);
+  CsvTable crlf = parse_ok("1,2\r\n\r\n\r\n");
+  EXPECT_EQ(crlf.matrix.rows, 1u);
+  EXPECT_EQ(crlf.matrix.values, (Floats{1, 2}));
+}
+
+TEST(CsvTest, MaxRowsLimitsTheRowCount) {
+  CsvOptions options;
+  options.max_rows = 2;
+  EXPECT_EQ(parse_ok("1\n2\n", options).matrix.rows, 2u);
+  EXPECT_EQ(parse_error("1\n2\n3\n", options, ErrorCode::kResourceExhausted),
+            "more than 2 rows in one request");
+}
+
+TEST(CsvTest, LongCellsAreShortenedInMessages) {
+  const std::string cell(60, 'z');
+  EXPECT_EQ(parse_error(cell + "\n"),
+            "row 1, column 1: '" + std::string(40, 'z') + "...' is not a number");
+}
+
+TEST(CsvTest, ParseFiniteFloatReportsWhy) {
+  float v = 0;
+  std::string why;
+  EXPECT_TRUE(parse_finite_float("  \" 2.5 \" ", v, why));
+  EXPECT_EQ(v, 2.5f);
+  EXPECT_TRUE(parse_finite_float("+0.25", v, why));
+  EXPECT_EQ(v, 0.25f);
+  EXPECT_FALSE(parse_finite_float("\"\"", v, why));
+  EXPECT_EQ(why, "empty value");
+  EXPECT_FALSE(parse_finite_float("+", v, why));
+  EXPECT_EQ(why, "'+' is not a number");
+  EXPECT_FALSE(parse_finite_float("1 2", v, why));
+  EXPECT_EQ(why, "'1 2' is not a number");
+}
+
+// Regression: a value below the smallest float subnormal (e.g. "1e-50", as written
+// by a float64 pipeline) underflows and is rejected as "out of the float range"; it should round to
+// 0 like numpy.float32("1e-50"). Only overflow (1e400) is out of range.
+TEST(CsvTest, TinyValuesRoundToZero) {
+  CsvTable t = parse_ok("1e-50,-1e-50,1e-40\n");
+  ASSERT_EQ(t.matrix.values.size(), 3u);
+  EXPECT_EQ(t.matrix.values[0], 0.0f);
+  EXPECT_EQ(t.matrix.values[1], 0.0f);
+  EXPECT_GT(t.matrix.values[2], 0.0f);  // a subnormal, accepted today
+}
+
+// Regression: the '+' sign is stripped before from_chars, which accepts a '-', so
+// "+-1" parses as -1 instead of being rejected.
+TEST(CsvTest, RejectsDoubleSign) {
+  float v = 0;
+  std::string why;
+  EXPECT_FALSE(parse_finite_float("+-1", v, why));
+  EXPECT_EQ(why, "'+-1' is not a number");
+}
+
+}  // namespace
+}  // namespace mls
