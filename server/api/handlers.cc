@@ -117,7 +117,7 @@ Response handle_invocations(const Request& req, Service& service, std::string& m
   Response res{http::status::ok, req.version()};
   res.set(http::field::content_type, content_type_of(*output));
   res.keep_alive(req.keep_alive());
-  res.body() = encode_predictions(*output, info, proba, rows->x.rows, rows->row_errors);
+  res.body() = entry.encoder->encode(*output, proba, rows->x.rows, rows->row_errors);
   add_inference_id(req, res);
   res.prepare_payload();
   return res;

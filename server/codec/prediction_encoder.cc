@@ -35,22 +35,6 @@ void append_csv_quoted(std::string& out, const std::string& s) {
   out += '"';
 }
 
-// Per-class text computed once per response rather than once per row.
-struct ClassText {
-  std::vector<std::string> labels;       // 1, 0.5 ...
-  std::vector<std::string> json_prefix;  // {"label":1,"class":"pulsar","probabilities":[
-};
-
-ClassText class_text(const ModelInfo& model) {
-  ClassText t;
-  for (std::size_t c = 0; c < model.class_labels.size(); ++c) {
-    t.labels.push_back(label_text(model.class_labels[c]));
-    t.json_prefix.push_back(R"({"label":)" + t.labels.back() + R"(,"class":)" +
-                            json_string(model.class_names[c]) + R"(,"probabilities":[)");
-  }
-  return t;
-}
-
 std::size_t argmax(const float* p, std::size_t k) {
   std::size_t best = 0;
   for (std::size_t c = 1; c < k; ++c)
@@ -58,8 +42,9 @@ std::size_t argmax(const float* p, std::size_t k) {
   return best;
 }
 
-void append_json_row(std::string& out, const ClassText& text, const float* p, std::size_t k) {
-  out += text.json_prefix[argmax(p, k)];
+void append_json_row(std::string& out, const std::vector<std::string>& prefix, const float* p,
+                     std::size_t k) {
+  out += prefix[argmax(p, k)];
   for (std::size_t c = 0; c < k; ++c) {
     if (c != 0) out += ',';
     append_float(out, p[c]);
@@ -67,8 +52,9 @@ void append_json_row(std::string& out, const ClassText& text, const float* p, st
   out += "]}";
 }
 
-void append_csv_row(std::string& out, const ClassText& text, const float* p, std::size_t k) {
-  out += text.labels[argmax(p, k)];
+void append_csv_row(std::string& out, const std::vector<std::string>& labels, const float* p,
+                    std::size_t k) {
+  out += labels[argmax(p, k)];
   for (std::size_t c = 0; c < k; ++c) {
     out += ',';
     append_float(out, p[c]);
@@ -77,11 +63,19 @@ void append_csv_row(std::string& out, const ClassText& text, const float* p, std
 
 }  // namespace
 
-std::string encode_predictions(OutputFormat format, const ModelInfo& model,
-                               std::span<const float> proba, std::size_t rows,
-                               const std::vector<RowError>& row_errors) {
-  const std::size_t k = model.class_labels.size();
-  const ClassText text = class_text(model);
+PredictionEncoder::PredictionEncoder(const ModelInfo& model)
+    : num_classes_(model.class_labels.size()) {
+  for (std::size_t c = 0; c < num_classes_; ++c) {
+    labels_.push_back(label_text(model.class_labels[c]));
+    json_prefix_.push_back(R"({"label":)" + labels_.back() + R"(,"class":)" +
+                           json_string(model.class_names[c]) + R"(,"probabilities":[)");
+  }
+}
+
+std::string PredictionEncoder::encode(OutputFormat format, std::span<const float> proba,
+                                      std::size_t rows,
+                                      const std::vector<RowError>& row_errors) const {
+  const std::size_t k = num_classes_;
   std::string out;
   out.reserve(rows * (k * 12 + 48) + 32);
   if (format == OutputFormat::kJson) out += R"({"predictions":[)";
@@ -100,9 +94,9 @@ std::string encode_predictions(OutputFormat format, const ModelInfo& model,
     }
     const float* p = proba.data() + r * k;
     if (format == OutputFormat::kCsv)
-      append_csv_row(out, text, p, k);
+      append_csv_row(out, labels_, p, k);
     else
-      append_json_row(out, text, p, k);
+      append_json_row(out, json_prefix_, p, k);
   }
   out += format == OutputFormat::kJson ? "]}\n" : "\n";
   return out;

@@ -42,7 +42,7 @@ void SessionTracker::close_idle_sessions() {
 }
 
 HttpSession::HttpSession(tcp::socket&& socket, SessionContext& context)
-    : stream_(std::move(socket)), idle_timer_(stream_.get_executor()), context_(context) {
+    : stream_(std::move(socket)), context_(context) {
   context_.router.service().metrics.connections_open().Increment();
 }
 
@@ -58,42 +58,29 @@ void HttpSession::start() {
 
 void HttpSession::close_if_idle() {
   net::post(stream_.get_executor(), [self = shared_from_this()] {
-    if (self->idle_) self->close();
+    if (self->idle()) self->close();
   });
 }
 
-// Waits for the first byte of the next request without starting to parse, so that a drain can
-// tell an idle connection (safe to close) from one with a request on its way.
 void HttpSession::wait_for_request() {
   if (closed_) return;
   if (context_.draining) return close();
-  if (buffer_.size() > 0) return read_header();  // a pipelined request is already here
-  idle_ = true;
-  idle_timer_.expires_after(context_.options.idle_timeout);
-  idle_timer_.async_wait([self = shared_from_this()](error_code ec) {
-    if (!ec && self->idle_) self->close();
-  });
-  stream_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this()](error_code ec) {
-    self->on_readable(ec);
-  });
-}
-
-void HttpSession::on_readable(error_code ec) {
-  idle_ = false;
-  idle_timer_.cancel();
-  if (ec || closed_) return close();
-  read_header();
-}
-
-void HttpSession::read_header() {
   parser_.emplace();
   parser_->header_limit(static_cast<std::uint32_t>(context_.options.max_header_bytes));
   parser_->body_limit(context_.options.max_body_bytes);
-  // One deadline for the whole request to arrive: a slow client costs a socket, never a thread.
-  stream_.expires_after(context_.options.request_timeout);
-  http::async_read_header(
-      stream_, buffer_, *parser_,
-      [self = shared_from_this()](error_code ec, std::size_t n) { self->on_header(ec, n); });
+  // Idle keep-alive time and the header's arrival share one deadline; the body gets its own.
+  stream_.expires_after(context_.options.idle_timeout);
+  reading_header_ = true;
+  http::async_read_header(stream_, buffer_, *parser_,
+                          [self = shared_from_this()](error_code ec, std::size_t n) {
+                            self->reading_header_ = false;
+                            self->on_header(ec, n);
+                          });
+}
+
+// Idle means waiting for a request of which no byte has arrived: closing then loses nothing.
+bool HttpSession::idle() const {
+  return reading_header_ && buffer_.size() == 0 && parser_ && !parser_->got_some();
 }
 
 void HttpSession::on_header(error_code ec, std::size_t bytes) {
@@ -120,6 +107,8 @@ void HttpSession::on_header(error_code ec, std::size_t bytes) {
 }
 
 void HttpSession::read_body() {
+  stream_.expires_after(
+      context_.options.request_timeout);  // a slow client costs a socket, not a thread
   http::async_read(
       stream_, buffer_, *parser_,
       [self = shared_from_this()](error_code ec, std::size_t n) { self->on_body(ec, n); });
@@ -239,8 +228,6 @@ void HttpSession::linger() {
 void HttpSession::close() {
   if (closed_) return;
   closed_ = true;
-  idle_ = false;
-  idle_timer_.cancel();
   error_code ignored;
   stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
   stream_.socket().close(ignored);

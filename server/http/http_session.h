@@ -4,7 +4,6 @@
 // and comes back to the strand to be written. Pipelined requests are answered in order because a
 // connection reads its next request only after writing the previous answer.
 
-#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -27,8 +26,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
  private:
   void wait_for_request();
-  void on_readable(boost::system::error_code ec);
-  void read_header();
+  bool idle() const;
   void on_header(boost::system::error_code ec, std::size_t bytes);
   void read_body();
   void on_body(boost::system::error_code ec, std::size_t bytes);
@@ -40,14 +38,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void close();
 
   boost::beast::tcp_stream stream_;
-  boost::asio::steady_timer idle_timer_;
   boost::beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<Response> response_;
   std::shared_ptr<void> continue_message_;
   SessionContext& context_;
   std::chrono::steady_clock::time_point request_start_;
-  bool idle_ = false;
+  bool reading_header_ = false;
   bool closed_ = false;
 };
 

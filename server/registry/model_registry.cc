@@ -46,7 +46,8 @@ void load_one(const fs::path& dir, std::string name, RegistrySnapshot& snap) {
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  snap.models.push_back({name, dir.string(), artifact->model, seconds});
+  auto encoder = std::make_shared<const PredictionEncoder>(artifact->model->info());
+  snap.models.push_back({name, dir.string(), artifact->model, std::move(encoder), seconds});
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "models/core/model.h"
+#include "server/codec/prediction_encoder.h"
 
 namespace mls::server {
 
@@ -16,6 +17,7 @@ struct LoadedModel {
   std::string name;
   std::string dir;
   ModelPtr model;
+  std::shared_ptr<const PredictionEncoder> encoder;
   double load_seconds = 0;
 };
 
