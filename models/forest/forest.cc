@@ -57,36 +57,83 @@ Result<RandomForest> RandomForest::create(ModelInfo info, ForestArrays arrays) {
   return RandomForest(std::move(info), std::move(arrays));
 }
 
-std::int32_t RandomForest::leaf_of(std::size_t tree, const float* row) const {
-  const ForestNode* nodes = arrays_.nodes.data();
-  std::int32_t i = arrays_.tree_starts[tree];
-  while (nodes[i].feature != ForestNode::kLeaf) {
-    const ForestNode& n = nodes[i];
-    i = row[n.feature] <= n.threshold ? n.left : n.right;
+namespace {
+
+// Walking one tree is a chain of dependent loads. Walking several at once (several rows through one
+// tree, or one row through several trees) keeps several loads in flight, which is what hides
+// cache misses and mispredicted branches.
+constexpr std::size_t kLanes = 8;
+
+// Moves each of the n cursors down until it sits on a leaf; cursor k reads rows[k].
+void walk_to_leaves(const ForestNode* nodes, const float* const* rows, std::int32_t* cursor,
+                    std::size_t n) {
+  bool moving = true;
+  while (moving) {
+    moving = false;
+    for (std::size_t k = 0; k < n; ++k) {
+      const ForestNode& node = nodes[cursor[k]];
+      if (node.feature == ForestNode::kLeaf) continue;  // predictable: true once per walk
+      // Arithmetic, not a branch: which way a row goes is as good as random to the predictor.
+      const std::int32_t go_right = rows[k][node.feature] > node.threshold;
+      cursor[k] = node.left + go_right * (node.right - node.left);
+      moving = true;
+    }
   }
-  return nodes[i].left;
 }
 
+}  // namespace
+
 void RandomForest::predict_proba(MatrixView x, std::span<float> out) const {
-  const std::size_t num_classes = this->num_classes();
-  std::fill(out.begin(), out.end(), 0.0f);
+  const std::size_t k = num_classes();
+  const std::size_t trees = num_trees();
+  const ForestNode* nodes = arrays_.nodes.data();
   const float* leaves = arrays_.leaf_values.data();
-  for (std::size_t block = 0; block < x.rows; block += kRowBlock) {
-    const std::size_t block_end = std::min(x.rows, block + kRowBlock);
-    for (std::size_t t = 0; t < num_trees(); ++t) {
-      for (std::size_t r = block; r < block_end; ++r) {
-        const float* leaf = leaves + static_cast<std::size_t>(leaf_of(t, x.row(r))) * num_classes;
-        float* acc = out.data() + r * num_classes;
-        for (std::size_t c = 0; c < num_classes; ++c)
-          acc[c] += leaf[c];
+  std::fill(out.begin(), out.end(), 0.0f);
+  const float* rows[kLanes];
+  std::int32_t cursor[kLanes];
+  auto add_leaf = [&](std::size_t r, std::int32_t node) {
+    const float* leaf = leaves + static_cast<std::size_t>(nodes[node].left) * k;
+    float* acc = out.data() + r * k;
+    for (std::size_t c = 0; c < k; ++c)
+      acc[c] += leaf[c];
+  };
+  if (x.rows < kLanes) {
+    // Few rows: each row walks kLanes trees at a time.
+    for (std::size_t r = 0; r < x.rows; ++r) {
+      std::fill(rows, rows + kLanes, x.row(r));
+      for (std::size_t t = 0; t < trees; t += kLanes) {
+        const std::size_t n = std::min(kLanes, trees - t);
+        for (std::size_t j = 0; j < n; ++j)
+          cursor[j] = arrays_.tree_starts[t + j];
+        walk_to_leaves(nodes, rows, cursor, n);
+        for (std::size_t j = 0; j < n; ++j)
+          add_leaf(r, cursor[j]);
+      }
+    }
+  } else {
+    // Many rows: a block of rows goes through one tree at a time (its nodes stay in cache),
+    // kLanes rows abreast.
+    for (std::size_t block = 0; block < x.rows; block += kRowBlock) {
+      const std::size_t block_end = std::min(x.rows, block + kRowBlock);
+      for (std::size_t t = 0; t < trees; ++t) {
+        for (std::size_t r = block; r < block_end; r += kLanes) {
+          const std::size_t n = std::min(kLanes, block_end - r);
+          for (std::size_t j = 0; j < n; ++j) {
+            rows[j] = x.row(r + j);
+            cursor[j] = arrays_.tree_starts[t];
+          }
+          walk_to_leaves(nodes, rows, cursor, n);
+          for (std::size_t j = 0; j < n; ++j)
+            add_leaf(r + j, cursor[j]);
+        }
       }
     }
   }
   // Divide once at the end (rather than storing leaf/num_trees) so a unanimous forest gives
   // exactly 1.0.
-  const float trees = static_cast<float>(num_trees());
+  const float divisor = static_cast<float>(trees);
   for (float& v : out)
-    v /= trees;
+    v /= divisor;
 }
 
 }  // namespace mls

@@ -42,7 +42,6 @@ class RandomForest final : public Model {
 
  private:
   RandomForest(ModelInfo info, ForestArrays arrays);
-  std::int32_t leaf_of(std::size_t tree, const float* row) const;
 
   ModelInfo info_;
   ForestArrays arrays_;
