@@ -59,26 +59,28 @@ std::uint16_t HttpServer::port() const {
 }
 
 void HttpServer::accept() {
-  acceptor_.async_accept(net::make_strand(ioc_), [this](error_code ec, tcp::socket socket) {
-    if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
-    if (ec) {
-      // Out of descriptors and the like: back off briefly instead of spinning.
-      spdlog::warn("accept failed: {}; retrying in 50 ms", ec.message());
-      accept_retry_.expires_after(std::chrono::milliseconds(50));
-      accept_retry_.async_wait([this](error_code wait_ec) {
-        if (!wait_ec) accept();
-      });
-      return;
-    }
-    if (context_.tracker.size() >= options_.max_connections) {
-      error_code ignored;
-      socket.close(ignored);
-    } else {
-      socket.set_option(tcp::no_delay(true), ec);
-      std::make_shared<HttpSession>(std::move(socket), context_)->start();
-    }
-    accept();
-  });
+  acceptor_.async_accept(net::make_strand(ioc_.get_executor()),
+                         [this](error_code ec, SessionSocket socket) {
+                           if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
+                           if (ec) {
+                             // Out of descriptors and the like: back off briefly instead of
+                             // spinning.
+                             spdlog::warn("accept failed: {}; retrying in 50 ms", ec.message());
+                             accept_retry_.expires_after(std::chrono::milliseconds(50));
+                             accept_retry_.async_wait([this](error_code wait_ec) {
+                               if (!wait_ec) accept();
+                             });
+                             return;
+                           }
+                           if (context_.tracker.size() >= options_.max_connections) {
+                             error_code ignored;
+                             socket.close(ignored);
+                           } else {
+                             socket.set_option(tcp::no_delay(true), ec);
+                             std::make_shared<HttpSession>(std::move(socket), context_)->start();
+                           }
+                           accept();
+                         });
 }
 
 void HttpServer::begin_drain(const std::string& why) {

@@ -41,7 +41,7 @@ void SessionTracker::close_idle_sessions() {
   }
 }
 
-HttpSession::HttpSession(tcp::socket&& socket, SessionContext& context)
+HttpSession::HttpSession(SessionSocket&& socket, SessionContext& context)
     : stream_(std::move(socket)), context_(context) {
   context_.router.service().metrics.connections_open().Increment();
 }

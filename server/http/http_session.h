@@ -4,8 +4,11 @@
 // and comes back to the strand to be written. Pipelined requests are answered in order because a
 // connection reads its next request only after writing the previous answer.
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core/basic_stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <chrono>
 #include <memory>
@@ -15,9 +18,15 @@
 
 namespace mls::server {
 
+// Concrete executor types rather than Asio's type-erased default: every async step of every
+// request passes through them, and erasure costs an allocation-prone copy each time.
+using SessionStrand = boost::asio::strand<boost::asio::io_context::executor_type>;
+using SessionSocket = boost::asio::basic_stream_socket<boost::asio::ip::tcp, SessionStrand>;
+using SessionStream = boost::beast::basic_stream<boost::asio::ip::tcp, SessionStrand>;
+
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(boost::asio::ip::tcp::socket&& socket, SessionContext& context);
+  HttpSession(SessionSocket&& socket, SessionContext& context);
   ~HttpSession();
 
   void start();
@@ -37,7 +46,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void linger();
   void close();
 
-  boost::beast::tcp_stream stream_;
+  SessionStream stream_;
   boost::beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<Response> response_;
