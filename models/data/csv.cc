@@ -1,4 +1,5 @@
 #include "models/data/csv.h"
+#include "models/core/text.h"
 
 #include <algorithm>
 #include <charconv>
@@ -12,17 +13,10 @@ namespace {
 
 constexpr std::size_t kMaxCellEcho = 40;  // keep error messages short: SageMaker shows the body
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
-
 std::string_view unquote(std::string_view s) {
-  s = trim(s);
-  if (s.size() >= 2 && s.front() == '"' && s.back() == '"') s = trim(s.substr(1, s.size() - 2));
+  s = trim_blanks(s);
+  if (s.size() >= 2 && s.front() == '"' && s.back() == '"')
+    s = trim_blanks(s.substr(1, s.size() - 2));
   return s;
 }
 
@@ -46,7 +40,7 @@ bool for_each_line(std::string_view text, Fn&& fn) {
 }
 
 bool is_blank(std::string_view line) {
-  return trim(line).empty();
+  return trim_blanks(line).empty();
 }
 
 template <class Fn>

@@ -1,4 +1,5 @@
 #include "models/data/tabular_loader.h"
+#include "models/core/text.h"
 
 #include <algorithm>
 #include <charconv>
@@ -33,12 +34,6 @@ void split_label(const Matrix& table, std::size_t label_col, Matrix& x,
     }
   }
   x.rows += table.rows;
-}
-
-std::string label_text(double label) {
-  char buf[32];
-  auto [ptr, ec] = std::to_chars(buf, buf + sizeof buf, label);
-  return std::string(buf, ptr);
 }
 
 }  // namespace
@@ -116,7 +111,7 @@ Result<TabularDataset> load_tabular_channel(const fs::path& dir, LabelColumn lab
         if (!std::binary_search(class_labels->begin(), class_labels->end(), raw_labels[i])) {
           return in_file(file, make_error(ErrorCode::kInvalidArgument,
                                           "row " + std::to_string(table->row_lines[i - first_new]) +
-                                              " has label " + label_text(raw_labels[i]) +
+                                              " has label " + number_text(raw_labels[i]) +
                                               ", which the training channel never uses"));
         }
       }

@@ -1,4 +1,5 @@
 #include "server/codec/media_type.h"
+#include "models/core/text.h"
 
 #include <algorithm>
 #include <charconv>
@@ -9,14 +10,6 @@ namespace {
 
 constexpr std::string_view kSupportedInputs = "text/csv, application/json, application/jsonlines";
 constexpr std::string_view kSupportedOutputs = "application/json, application/jsonlines, text/csv";
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
 
 bool is_jsonlines(std::string_view type) {
   return type == "application/jsonlines" || type == "application/x-jsonlines" ||
@@ -37,7 +30,7 @@ std::optional<OutputFormat> output_for(std::string_view type) {
 double quality(std::string_view params) {
   while (!params.empty()) {
     const std::size_t semi = params.find(';');
-    std::string_view p = trim(params.substr(0, semi));
+    std::string_view p = trim_blanks(params.substr(0, semi));
     params = semi == std::string_view::npos ? std::string_view{} : params.substr(semi + 1);
     if (p.size() > 2 && (p[0] == 'q' || p[0] == 'Q') && p[1] == '=') {
       double q = 1;
@@ -51,7 +44,7 @@ double quality(std::string_view params) {
 }  // namespace
 
 std::string media_essence(std::string_view header) {
-  std::string_view essence = trim(header.substr(0, header.find(';')));
+  std::string_view essence = trim_blanks(header.substr(0, header.find(';')));
   std::string out(essence);
   std::transform(out.begin(), out.end(), out.begin(),
                  [](unsigned char c) { return std::tolower(c); });
@@ -74,7 +67,7 @@ Result<InputFormat> tabular_input_format(std::string_view content_type, std::str
 }
 
 Result<OutputFormat> negotiate_output(std::string_view accept) {
-  if (trim(accept).empty()) return OutputFormat::kJson;
+  if (trim_blanks(accept).empty()) return OutputFormat::kJson;
   std::optional<OutputFormat> best;
   double best_q = 0;
   while (!accept.empty()) {

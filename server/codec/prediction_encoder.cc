@@ -1,4 +1,5 @@
 #include "server/codec/prediction_encoder.h"
+#include "models/core/text.h"
 
 #include <charconv>
 #include <cmath>
@@ -12,12 +13,6 @@ void append_float(std::string& out, float v) {
   auto [ptr, ec] =
       std::to_chars(buf, buf + sizeof buf, v);  // shortest text that reads back exactly
   out.append(buf, ptr);
-}
-
-std::string label_text(double label) {
-  char buf[32];
-  auto [ptr, ec] = std::to_chars(buf, buf + sizeof buf, label);
-  return std::string(buf, ptr);
 }
 
 std::string json_string(const std::string& s) {
@@ -66,7 +61,7 @@ void append_csv_row(std::string& out, const std::vector<std::string>& labels, co
 PredictionEncoder::PredictionEncoder(const ModelInfo& model)
     : num_classes_(model.class_labels.size()) {
   for (std::size_t c = 0; c < num_classes_; ++c) {
-    labels_.push_back(label_text(model.class_labels[c]));
+    labels_.push_back(number_text(model.class_labels[c]));
     json_prefix_.push_back(R"({"label":)" + labels_.back() + R"(,"class":)" +
                            json_string(model.class_names[c]) + R"(,"probabilities":[)");
   }
