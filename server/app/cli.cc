@@ -32,7 +32,8 @@ bool env_true(const char* name) {
 }
 
 void add_serve_flags(CLI::App& serve, Command& cmd, unsigned& max_payload_mb, long long& timeout_s,
-                     long long& idle_s, long long& drain_s, std::string& bad_record) {
+                     long long& idle_s, long long& drain_s, long long& emf_s,
+                     std::string& bad_record) {
   ServeOptions& o = cmd.serve;
   serve.add_option("-p,--port", o.port, "TCP port to listen on")
       ->envname("SAGEMAKER_BIND_TO_PORT")
@@ -84,6 +85,13 @@ void add_serve_flags(CLI::App& serve, Command& cmd, unsigned& max_payload_mb, lo
       ->check(CLI::IsMember({"fail", "placeholder"}))
       ->capture_default_str();
   serve.add_flag("--log-requests", o.log_requests, "log one line per request");
+  serve
+      .add_option(
+          "--emf-interval", emf_s,
+          "every N seconds, print a CloudWatch Embedded Metric Format line (requests, errors, "
+          "latency percentiles of /invocations); 0: off")
+      ->check(CLI::Range(0LL, 86400LL))
+      ->capture_default_str();
   add_logging_flags(serve, cmd);
 }
 
@@ -131,11 +139,11 @@ Command parse_command_line(int argc, char** argv) {
   app.require_subcommand(0, 1);
   app.fallthrough(false);
   unsigned max_payload_mb = 6;
-  long long timeout_s = 55, idle_s = 60, drain_s = 25;
+  long long timeout_s = 55, idle_s = 60, drain_s = 25, emf_s = 0;
   std::string bad_record = "fail";
   CLI::App* serve =
       app.add_subcommand("serve", "serve models over HTTP (SageMaker hosting and batch transform)");
-  add_serve_flags(*serve, cmd, max_payload_mb, timeout_s, idle_s, drain_s, bad_record);
+  add_serve_flags(*serve, cmd, max_payload_mb, timeout_s, idle_s, drain_s, emf_s, bad_record);
   CLI::App* train = app.add_subcommand("train", "train a model (SageMaker training job)");
   add_train_flags(*train, cmd);
 
@@ -159,6 +167,7 @@ Command parse_command_line(int argc, char** argv) {
   o.request_timeout = std::chrono::seconds(timeout_s);
   o.idle_timeout = std::chrono::seconds(idle_s);
   o.drain_timeout = std::chrono::seconds(drain_s);
+  o.emf_interval = std::chrono::seconds(emf_s);
   o.bad_record =
       bad_record == "placeholder" ? BadRecordPolicy::kPlaceholder : BadRecordPolicy::kFail;
   o.batch_mode = env_true("SAGEMAKER_BATCH");

@@ -3,12 +3,17 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <csignal>
+#include <cstdio>
+#include <mutex>
+#include <stop_token>
 #include <thread>
 
 #include "models/artifact/model_artifact.h"
 #include "server/api/router.h"
 #include "server/http/http_server.h"
+#include "server/metrics/emf_reporter.h"
 #include "server/train/train_job.h"
 
 namespace mls::server {
@@ -19,6 +24,22 @@ static_assert(std::atomic<bool>::is_always_lock_free, "set from a signal handler
 
 extern "C" void on_train_signal(int) {
   g_train_stop.store(true);
+}
+
+// One EMF line per interval, straight to stdout: CloudWatch reads EMF only from log events that are
+// pure JSON, so these bypass the logger's prefix.
+void write_emf_lines(std::stop_token stop, ServerMetrics& metrics, std::chrono::seconds interval) {
+  EmfReporter reporter(metrics);
+  std::mutex mutex;
+  std::condition_variable_any wake;
+  bool stopping = false;
+  while (!stopping) {
+    std::unique_lock lock(mutex);
+    stopping = wake.wait_for(lock, stop, interval, [] { return false; }) || stop.stop_requested();
+    const std::string line = reporter.next_line() + "\n";
+    std::fwrite(line.data(), 1, line.size(), stdout);
+    std::fflush(stdout);
+  }
 }
 
 }  // namespace
@@ -57,7 +78,11 @@ int run_serve(const ServeOptions& options) {
           snap->names());
     }
   });
+  std::jthread emf;
+  if (options.emf_interval.count() > 0)
+    emf = std::jthread(write_emf_lines, std::ref(metrics), options.emf_interval);
   server.run();
+  emf = {};  // stops and joins, after one last line
   loader.join();
   spdlog::info("stopped");
   return 0;

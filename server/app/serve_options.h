@@ -28,6 +28,7 @@ struct ServeOptions {
   bool batch_mode = false;  // SAGEMAKER_BATCH
   BadRecordPolicy bad_record = BadRecordPolicy::kFail;
   bool log_requests = false;
+  std::chrono::seconds emf_interval{0};  // 0: no CloudWatch EMF summary lines
 };
 
 struct TrainOptions {

@@ -31,6 +31,8 @@ class ServerMetrics {
 
   // Refreshes the process gauges (memory, CPU, descriptors) and renders every metric.
   std::string render();
+  // Every metric's current value, for summaries other than the text exposition.
+  std::vector<prometheus::MetricFamily> collect() const { return registry_->Collect(); }
 
  private:
   struct InferenceSeries {

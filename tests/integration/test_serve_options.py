@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 
 import requests
 
@@ -109,3 +110,24 @@ def test_inference_id_is_echoed(server_factory, small_model, probe_rows):
                       headers={"X-Amzn-SageMaker-Inference-Id": "abc-123"})
     assert resp.status_code == 200
     assert resp.headers.get("X-Amzn-SageMaker-Inference-Id") == "abc-123"
+
+
+def test_emf_lines_count_requests_errors_and_latency(server_factory, small_model, probe_rows):
+    srv = server_factory.start(small_model, extra_args=["--emf-interval", "1"])
+    for row in probe_rows[:3]:
+        assert lib.invoke(None, srv, row.csv_features()).status_code == 200
+    assert lib.invoke(None, srv, "1,2,abc,4,5,6,7,8").status_code == 400
+    time.sleep(1.5)
+    srv.terminate()
+    assert srv.wait_exit(10) == 0
+    emf = [json.loads(line) for line in srv.log_text().splitlines()
+           if line.startswith('{') and '"_aws"' in line]
+    assert emf, "no EMF line in the output"
+    directive = emf[0]["_aws"]["CloudWatchMetrics"][0]
+    assert directive["Dimensions"] == [["Route"]]
+    assert {"Requests", "ClientErrors", "LatencyP99"} <= {m["Name"] for m in directive["Metrics"]}
+    assert sum(e["Requests"] for e in emf) == 4
+    assert sum(e["ClientErrors"] for e in emf) == 1
+    assert sum(e["ServerErrors"] for e in emf) == 0
+    busy = [e for e in emf if e["Requests"] > 0]
+    assert all(0 < e["LatencyP50"] <= e["LatencyP99"] < 1000 for e in busy), busy
