@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/post.hpp>
-#include <boost/asio/strand.hpp>
 #include <condition_variable>
 #include <csignal>
 #include <thread>
@@ -20,14 +19,27 @@ unsigned default_thread_count() {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
+namespace {
+
+std::vector<std::unique_ptr<net::io_context>> make_contexts(unsigned count) {
+  std::vector<std::unique_ptr<net::io_context>> contexts;
+  for (unsigned i = 0; i < std::max(1u, count); ++i) {
+    contexts.push_back(std::make_unique<net::io_context>(1));  // hint: one thread runs it
+  }
+  return contexts;
+}
+
+}  // namespace
+
 HttpServer::HttpServer(const ServeOptions& options, Router& router)
     : options_(options),
-      ioc_(static_cast<int>(options.io_threads != 0 ? options.io_threads : default_thread_count())),
+      contexts_(
+          make_contexts(options.io_threads != 0 ? options.io_threads : default_thread_count())),
       workers_(options.workers != 0 ? options.workers : default_thread_count()),
       context_{router, workers_, options, {}, {}, {}},
-      acceptor_(net::make_strand(ioc_)),
-      accept_retry_(acceptor_.get_executor()),
-      signals_(ioc_, SIGTERM, SIGINT) {}
+      acceptor_(*contexts_.front()),
+      accept_retry_(*contexts_.front()),
+      signals_(*contexts_.front(), SIGTERM, SIGINT) {}
 
 HttpServer::~HttpServer() {
   workers_.stop();
@@ -58,8 +70,14 @@ std::uint16_t HttpServer::port() const {
   return port_;
 }
 
+net::io_context& HttpServer::next_context() {
+  net::io_context& ctx = *contexts_[next_context_];
+  next_context_ = (next_context_ + 1) % contexts_.size();
+  return ctx;
+}
+
 void HttpServer::accept() {
-  acceptor_.async_accept(net::make_strand(ioc_.get_executor()),
+  acceptor_.async_accept(next_context().get_executor(),
                          [this](error_code ec, SessionSocket socket) {
                            if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
                            if (ec) {
@@ -93,6 +111,8 @@ void HttpServer::begin_drain(const std::string& why) {
     accept_retry_.cancel();
   });
   context_.tracker.close_idle_sessions();
+  // The contexts may now run out of work: each returns once its connections are done.
+  net::post(acceptor_.get_executor(), [this] { keep_running_.clear(); });
   {
     std::lock_guard lock(drain_mutex_);  // so the watchdog cannot miss the wake-up
   }
@@ -112,14 +132,16 @@ void HttpServer::run() {
     if (drain_cv_.wait_for(lock, options_.drain_timeout, [this] { return finished_; })) return;
     spdlog::warn("drain took longer than {} ms; closing the remaining connections",
                  options_.drain_timeout.count());
-    ioc_.stop();
+    for (auto& ctx : contexts_)
+      ctx->stop();
   });
 
-  const unsigned threads = options_.io_threads != 0 ? options_.io_threads : default_thread_count();
+  for (auto& ctx : contexts_)
+    keep_running_.push_back(net::make_work_guard(*ctx));
   std::vector<std::thread> io;
-  for (unsigned i = 1; i < threads; ++i)
-    io.emplace_back([this] { ioc_.run(); });
-  ioc_.run();
+  for (std::size_t i = 1; i < contexts_.size(); ++i)
+    io.emplace_back([this, i] { contexts_[i]->run(); });
+  contexts_.front()->run();
   for (auto& t : io)
     t.join();
   {

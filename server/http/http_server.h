@@ -2,6 +2,7 @@
 // The HTTP front: an acceptor, I/O threads running one io_context, an inference thread pool, and
 // the SIGTERM/SIGINT drain (stop accepting, answer what is in flight, exit before SIGKILL).
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -10,6 +11,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 #include "models/core/status.h"
 #include "server/api/router.h"
@@ -34,8 +36,15 @@ class HttpServer {
   void accept();
   void begin_drain(const std::string& why);
 
+  boost::asio::io_context& next_context();
+
   const ServeOptions& options_;
-  boost::asio::io_context ioc_;
+  // One io_context per I/O thread: a connection stays on one thread from accept to close, so its
+  // handlers never hop threads and need no strand.
+  std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
+  std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>
+      keep_running_;
+  std::size_t next_context_ = 0;
   boost::asio::thread_pool workers_;
   SessionContext context_;
   boost::asio::ip::tcp::acceptor acceptor_;

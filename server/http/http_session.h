@@ -1,12 +1,11 @@
 #pragma once
 // One client connection: read a request, answer it, repeat while keep-alive holds.
-// Everything on a connection runs on its own strand; model work may hop to the inference pool
-// and comes back to the strand to be written. Pipelined requests are answered in order because a
-// connection reads its next request only after writing the previous answer.
+// Everything on a connection runs on its io_context's one thread; model work may hop to the
+// inference pool and comes back to that thread to be written. Pipelined requests are answered in
+// order because a connection reads its next request only after writing the previous answer.
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/beast/core/basic_stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -18,11 +17,12 @@
 
 namespace mls::server {
 
-// Concrete executor types rather than Asio's type-erased default: every async step of every
-// request passes through them, and erasure costs an allocation-prone copy each time.
-using SessionStrand = boost::asio::strand<boost::asio::io_context::executor_type>;
-using SessionSocket = boost::asio::basic_stream_socket<boost::asio::ip::tcp, SessionStrand>;
-using SessionStream = boost::beast::basic_stream<boost::asio::ip::tcp, SessionStrand>;
+// Each connection lives on one io_context that one thread runs, so it needs no strand. Concrete
+// executor types rather than Asio's type-erased default: every async step of every request passes
+// through them, and erasure costs an allocation-prone copy each time.
+using SessionExecutor = boost::asio::io_context::executor_type;
+using SessionSocket = boost::asio::basic_stream_socket<boost::asio::ip::tcp, SessionExecutor>;
+using SessionStream = boost::beast::basic_stream<boost::asio::ip::tcp, SessionExecutor>;
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
