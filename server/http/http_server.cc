@@ -129,7 +129,15 @@ void HttpServer::run() {
   std::thread watchdog([this] {
     std::unique_lock lock(drain_mutex_);
     drain_cv_.wait(lock, [this] { return finished_ || context_.draining.load(); });
-    if (drain_cv_.wait_for(lock, options_.drain_timeout, [this] { return finished_; })) return;
+    // Sweep idle connections again while draining: one that was between an answer and its next
+    // read when the first sweep ran is idle now.
+    const auto deadline = std::chrono::steady_clock::now() + options_.drain_timeout;
+    while (!finished_ && std::chrono::steady_clock::now() < deadline) {
+      if (drain_cv_.wait_for(lock, std::chrono::milliseconds(100), [this] { return finished_; }))
+        return;
+      context_.tracker.close_idle_sessions();
+    }
+    if (finished_) return;
     spdlog::warn("drain took longer than {} ms; closing the remaining connections",
                  options_.drain_timeout.count());
     for (auto& ctx : contexts_)

@@ -9,6 +9,8 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include <vector>
+
 #include "server/api/error_response.h"
 
 namespace mls::server {
@@ -34,11 +36,17 @@ std::size_t SessionTracker::size() const {
 }
 
 void SessionTracker::close_idle_sessions() {
-  std::lock_guard lock(mutex_);
-  for (HttpSession* s : sessions_) {
-    // A session whose destructor waits on our mutex has no owners left: lock() gives null.
-    if (auto alive = s->weak_from_this().lock()) alive->close_if_idle();
+  std::vector<std::shared_ptr<HttpSession>> alive;
+  {
+    std::lock_guard lock(mutex_);
+    for (HttpSession* s : sessions_) {
+      // A session whose destructor waits on our mutex has no owners left: lock() gives null.
+      if (auto owner = s->weak_from_this().lock()) alive.push_back(std::move(owner));
+    }
   }
+  // Outside the lock: dropping the last owner here runs ~HttpSession, which takes the lock.
+  for (auto& session : alive)
+    session->close_if_idle();
 }
 
 HttpSession::HttpSession(SessionSocket&& socket, SessionContext& context)
@@ -230,7 +238,7 @@ void HttpSession::close() {
   closed_ = true;
   error_code ignored;
   stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-  stream_.socket().close(ignored);
+  stream_.close();  // the stream's own close also cancels its timeout timer
 }
 
 }  // namespace mls::server
