@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
+
 namespace mls {
 
 using nlohmann::json;
@@ -29,6 +31,11 @@ std::string manifest_to_json(const Manifest& m) {
   j["input"] = {{"kind", m.info.input_kind == InputKind::kTabular ? "tabular" : "image"},
                 {"num_features", m.info.num_features},
                 {"feature_names", m.info.feature_names}};
+  if (m.info.input_kind == InputKind::kImage) {
+    j["input"]["image"] = {
+        {"height", m.info.image.size}, {"width", m.info.image.size}, {"channels", 1},
+        {"color", "grayscale"},        {"mean", m.info.image.mean},  {"std", m.info.image.std}};
+  }
   j["classes"] = {{"labels", m.info.class_labels}, {"names", m.info.class_names}};
   j["weights"] = {
       {"file", m.weights_file}, {"size_bytes", m.weights_size}, {"sha256", m.weights_sha256}};
@@ -61,6 +68,23 @@ Result<Manifest> manifest_from_json(std::string_view text) {
       return malformed("input.kind must be tabular or image");
     m.info.input_kind = kind == "tabular" ? InputKind::kTabular : InputKind::kImage;
     m.info.num_features = input.at("num_features").get<std::size_t>();
+    if (m.info.input_kind == InputKind::kImage) {
+      const json& image = input.at("image");
+      const auto side = image.at("height").get<std::size_t>();
+      if (side == 0 || side > 4096 || image.at("width").get<std::size_t>() != side ||
+          side * side != m.info.num_features) {
+        return malformed(
+            "input.image must be square, at most 4096 pixels a side, and match "
+            "input.num_features");
+      }
+      m.info.image.size = side;
+      m.info.image.mean = image.at("mean").get<float>();
+      m.info.image.std = image.at("std").get<float>();
+      if (!std::isfinite(m.info.image.mean) || !std::isfinite(m.info.image.std) ||
+          !(m.info.image.std > 0)) {
+        return malformed("input.image.mean must be finite and input.image.std positive");
+      }
+    }
     m.info.feature_names = input.value("feature_names", std::vector<std::string>{});
     if (!m.info.feature_names.empty() && m.info.feature_names.size() != m.info.num_features) {
       return malformed("input.feature_names has " + std::to_string(m.info.feature_names.size()) +

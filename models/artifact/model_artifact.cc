@@ -2,6 +2,7 @@
 
 #include "models/artifact/artifact_files.h"
 #include "models/artifact/manifest.h"
+#include "models/cnn/cnn_io.h"
 #include "models/forest/forest_io.h"
 
 namespace mls {
@@ -34,6 +35,9 @@ Status save_model(const fs::path& dir, const Model& model, const std::string& na
   if (const auto* forest = dynamic_cast<const RandomForest*>(&model)) {
     weights = encode_forest_weights(*forest);
     m.weights_file = kForestWeightsFileName;
+  } else if (const auto* cnn = dynamic_cast<const ConvNet*>(&model)) {
+    weights = encode_cnn_weights(*cnn);
+    m.weights_file = kCnnWeightsFileName;
   } else {
     return make_error(ErrorCode::kUnsupported,
                       "cannot save a model of type " + model.info().model_type);
@@ -76,6 +80,12 @@ Result<LoadedArtifact> load_model(const fs::path& dir) {
     auto forest = decode_forest_weights(*weights, std::move(manifest->info));
     if (!forest) return in_file(weights_path, forest.error());
     out.model = std::make_shared<const RandomForest>(std::move(forest).value());
+    return out;
+  }
+  if (manifest->info.model_type == "cnn") {
+    auto cnn = decode_cnn_weights(*weights, std::move(manifest->info));
+    if (!cnn) return in_file(weights_path, cnn.error());
+    out.model = std::make_shared<const ConvNet>(std::move(cnn).value());
     return out;
   }
   return make_error(ErrorCode::kUnsupported, manifest_path.string() + ": model_type '" +

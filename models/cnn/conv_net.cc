@@ -17,6 +17,11 @@ Result<ConvNet> ConvNet::create(ModelInfo info, const cnn::CnnArch& arch,
   if (info.input_kind != InputKind::kImage) {
     return make_error(ErrorCode::kDataLoss, "a cnn reads images (input_kind must be image)");
   }
+  if (info.image.size != arch.input_size) {
+    return make_error(ErrorCode::kDataLoss, "image size " + std::to_string(info.image.size) +
+                                                " does not match the network's input side " +
+                                                std::to_string(arch.input_size));
+  }
   if (info.num_features != network->num_features()) {
     return make_error(ErrorCode::kDataLoss, "num_features " + std::to_string(info.num_features) +
                                                 " does not match " +

@@ -15,10 +15,19 @@ namespace mls {
 // What kind of input a model reads; the server uses it to route by content type.
 enum class InputKind { kTabular, kImage };
 
+// How any image becomes an image model's input (models/image/preprocess.h does it): gray, resized
+// to size x size, then (v - mean) / std. Stored in the manifest so serve matches train exactly.
+struct ImageInputSpec {
+  std::size_t size = 28;
+  float mean = 0.0f;
+  float std = 1.0f;
+};
+
 // Everything about a model that is not its weights: read from and written to manifest.json.
 struct ModelInfo {
-  std::string model_type;  // "forest"
+  std::string model_type;  // "forest" | "cnn"
   InputKind input_kind = InputKind::kTabular;
+  ImageInputSpec image;                    // image models only; num_features = image.size squared
   std::size_t num_features = 0;            // flattened input width
   std::vector<std::string> feature_names;  // may be empty
   std::vector<double> class_labels;        // the label values seen in training, ascending

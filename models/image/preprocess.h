@@ -11,16 +11,14 @@
 #include <cstddef>
 #include <span>
 
+#include "models/core/model.h"
 #include "models/core/status.h"
 #include "models/image/image.h"
 
 namespace mls {
 
-struct PreprocessSpec {
-  std::size_t size = 28;  // output is size x size
-  float mean = 0.0f;
-  float std = 1.0f;
-};
+// Output is size x size; the same struct the model's manifest stores.
+using PreprocessSpec = ImageInputSpec;
 
 // Writes spec.size * spec.size floats, row-major, into `out` (which must hold exactly that many).
 Status preprocess_image(const GrayView& image, const PreprocessSpec& spec, std::span<float> out);

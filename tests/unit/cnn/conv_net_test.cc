@@ -17,6 +17,7 @@ ModelInfo image_info(std::size_t side, std::size_t classes) {
   info.model_type = "cnn";
   info.input_kind = InputKind::kImage;
   info.num_features = side * side;
+  info.image.size = side;
   for (std::size_t c = 0; c < classes; ++c) {
     info.class_labels.push_back(static_cast<double>(c));
     info.class_names.push_back("class" + std::to_string(c));
