@@ -6,6 +6,7 @@
 
 #include "server/api/custom_attributes.h"
 #include "server/api/error_response.h"
+#include "server/codec/image_decoder.h"
 #include "server/codec/media_type.h"
 #include "server/codec/prediction_encoder.h"
 #include "server/codec/tabular_decoder.h"
@@ -21,8 +22,17 @@ std::string_view header(const Request& req, std::string_view name) {
   return {it->value().data(), it->value().size()};
 }
 
+// What a request's content type asks for: images (image types) or rows (everything else).
+InputKind kind_of_content(const Request& req) {
+  return image_input_format(header(req, "Content-Type")) ? InputKind::kImage : InputKind::kTabular;
+}
+
+std::string_view kind_name(InputKind kind) {
+  return kind == InputKind::kImage ? "images" : "tabular rows";
+}
+
 // Custom attribute model=NAME, then the target-model header, then the only model, then the only
-// model that reads this content type.
+// model that reads what the content type carries (tabular types -> forest, image types -> CNN).
 Result<const LoadedModel*> choose_model(const Request& req, const RegistrySnapshot& snap) {
   std::optional<std::string> name =
       custom_attribute(header(req, "X-Amzn-SageMaker-Custom-Attributes"), "model");
@@ -36,19 +46,23 @@ Result<const LoadedModel*> choose_model(const Request& req, const RegistrySnapsh
                       "model '" + *name + "' is not loaded; loaded models: " + snap.names());
   }
   if (snap.models.size() == 1) return &snap.models.front();
-  const LoadedModel* tabular = nullptr;
+  const InputKind wanted = kind_of_content(req);
+  const LoadedModel* match = nullptr;
   for (const LoadedModel& m : snap.models) {
-    if (m.model->info().input_kind != InputKind::kTabular) continue;
-    if (tabular != nullptr) {
+    if (m.model->info().input_kind != wanted) continue;
+    if (match != nullptr) {
       return make_error(ErrorCode::kInvalidArgument,
-                        "several models read tabular input (" + snap.names() +
+                        "several models read " + std::string(kind_name(wanted)) + " (" +
+                            snap.names() +
                             "); name one with X-Amzn-SageMaker-Custom-Attributes: model=NAME");
     }
-    tabular = &m;
+    match = &m;
   }
-  if (tabular != nullptr) return tabular;
+  if (match != nullptr) return match;
   return make_error(ErrorCode::kUnsupported, "no loaded model reads content type '" +
-                                                 media_essence(header(req, "Content-Type")) + "'");
+                                                 media_essence(header(req, "Content-Type")) +
+                                                 "' (" + std::string(kind_name(wanted)) +
+                                                 "); loaded models: " + snap.names());
 }
 
 void add_inference_id(const Request& req, Response& res) {
@@ -83,44 +97,109 @@ Response handle_ping(const Request& req, Service& service) {
                        body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n");
 }
 
-Response handle_invocations(const Request& req, Service& service, std::string& model_label) {
+namespace {
+
+Response prediction_response(const Request& req, const LoadedModel& entry, OutputFormat output,
+                             std::span<const float> proba, std::size_t rows,
+                             const std::vector<RowError>& row_errors) {
+  Response res{http::status::ok, req.version()};
+  res.set(http::field::content_type, content_type_of(output));
+  res.keep_alive(req.keep_alive());
+  res.body() = entry.encoder->encode(output, proba, rows, row_errors);
+  add_inference_id(req, res);
+  res.prepare_payload();
+  return res;
+}
+
+void invoke_tabular(const Request& req, const LoadedModel& entry, OutputFormat output,
+                    Service& service, const InvocationReply& reply) {
+  const ModelInfo& info = entry.model->info();
+  if (image_input_format(header(req, "Content-Type"))) {
+    return reply(error_response(req, make_error(ErrorCode::kUnsupported,
+                                                "model '" + entry.name +
+                                                    "' reads tabular rows (text/csv, "
+                                                    "application/json, application/jsonlines), "
+                                                    "not " +
+                                                    media_essence(header(req, "Content-Type")))),
+                 entry.name);
+  }
+  auto input = tabular_input_format(header(req, "Content-Type"), req.body());
+  if (!input) return reply(error_response(req, input.error()), entry.name);
+  DecodeOptions options;
+  options.max_rows = service.options.max_rows;
+  options.keep_going = service.options.bad_record == BadRecordPolicy::kPlaceholder;
+  auto rows = decode_rows(*input, req.body(), info, options);
+  if (!rows) return reply(error_response(req, rows.error()), entry.name);
+
+  const auto start = Clock::now();
+  std::vector<float> proba(rows->x.rows * info.class_labels.size());
+  entry.model->predict_proba(rows->x.view(), proba);
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  service.metrics.observe_inference(entry.name, seconds, rows->x.rows);
+  reply(prediction_response(req, entry, output, proba, rows->x.rows, rows->row_errors), entry.name);
+}
+
+// Decodes here (I/O or inference thread), then queues the rows for the model's batcher; the answer
+// is written from the compute thread that ran the batch.
+void invoke_images(const RequestPtr& req, Clock::time_point deadline, const LoadedModel& entry,
+                   OutputFormat output, Service& service, const InvocationReply& reply) {
+  const std::string_view content_type = header(*req, "Content-Type");
+  std::optional<ImageInputFormat> format = image_input_format(content_type);
+  const std::string type = media_essence(content_type);
+  if (!format && (type == "application/json" || type.empty())) format = ImageInputFormat::kJson;
+  if (!format) {
+    return reply(error_response(*req, make_error(ErrorCode::kUnsupported,
+                                                 "model '" + entry.name +
+                                                     "' reads images (image/png, image/jpeg, "
+                                                     "application/x-image, application/x-npy, "
+                                                     "application/json), not " +
+                                                     type)),
+                 entry.name);
+  }
+  ImageDecodeOptions options;
+  options.max_images = service.options.max_images;
+  options.max_pixels = service.options.max_image_pixels;
+  auto rows = decode_images(*format, req->body(), entry.model->info().image, options);
+  if (!rows) return reply(error_response(*req, rows.error()), entry.name);
+  const std::size_t count = rows->rows;
+  // The answer needs the encoder and the name, not the snapshot: a job must not keep the batcher
+  // that runs it alive.
+  auto done = [req, output, count, encoder = entry.encoder, name = entry.name, &service, reply](
+                  Result<std::vector<float>> proba, double seconds) {
+    if (!proba) return reply(error_response(*req, proba.error()), name);
+    service.metrics.observe_inference(name, seconds, count);
+    Response res{http::status::ok, req->version()};
+    res.set(http::field::content_type, content_type_of(output));
+    res.keep_alive(req->keep_alive());
+    res.body() = encoder->encode(output, *proba, count, {});
+    add_inference_id(*req, res);
+    res.prepare_payload();
+    reply(std::move(res), name);
+  };
+  if (auto queued = entry.batcher->submit(std::move(rows).value(), deadline, std::move(done));
+      !queued) {
+    reply(error_response(*req, queued.error()), entry.name);
+  }
+}
+
+}  // namespace
+
+void handle_invocations(const RequestPtr& req, Clock::time_point deadline, Service& service,
+                        InvocationReply reply) {
   auto snap = service.registry.snapshot();
   if (snap->state != RegistrySnapshot::State::kReady) {
     const std::string why = snap->state == RegistrySnapshot::State::kLoading
                                 ? "models are still loading"
                                 : snap->reason;
-    return error_response(req, http::status::service_unavailable, "not ready: " + why);
+    return reply(error_response(*req, http::status::service_unavailable, "not ready: " + why), "");
   }
-  auto chosen = choose_model(req, *snap);
-  if (!chosen) return error_response(req, chosen.error());
+  auto chosen = choose_model(*req, *snap);
+  if (!chosen) return reply(error_response(*req, chosen.error()), "");
   const LoadedModel& entry = **chosen;
-  model_label = entry.name;
-  const ModelInfo& info = entry.model->info();
-
-  auto output = negotiate_output(header(req, "Accept"));
-  if (!output) return error_response(req, output.error());
-  auto input = tabular_input_format(header(req, "Content-Type"), req.body());
-  if (!input) return error_response(req, input.error());
-  DecodeOptions options;
-  options.max_rows = service.options.max_rows;
-  options.keep_going = service.options.bad_record == BadRecordPolicy::kPlaceholder;
-  auto rows = decode_rows(*input, req.body(), info, options);
-  if (!rows) return error_response(req, rows.error());
-
-  const auto start = std::chrono::steady_clock::now();
-  std::vector<float> proba(rows->x.rows * info.class_labels.size());
-  entry.model->predict_proba(rows->x.view(), proba);
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  service.metrics.observe_inference(entry.name, seconds, rows->x.rows);
-
-  Response res{http::status::ok, req.version()};
-  res.set(http::field::content_type, content_type_of(*output));
-  res.keep_alive(req.keep_alive());
-  res.body() = entry.encoder->encode(*output, proba, rows->x.rows, rows->row_errors);
-  add_inference_id(req, res);
-  res.prepare_payload();
-  return res;
+  auto output = negotiate_output(header(*req, "Accept"));
+  if (!output) return reply(error_response(*req, output.error()), entry.name);
+  if (entry.batcher) return invoke_images(req, deadline, entry, *output, service, reply);
+  invoke_tabular(*req, entry, *output, service, reply);
 }
 
 Response handle_execution_parameters(const Request& req, Service& service) {

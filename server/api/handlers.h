@@ -8,9 +8,14 @@
 
 namespace mls::server {
 
-// `model` receives the name of the model that served the request, for metrics and logs.
+// An answer to /invocations and the name of the model that gave it (for metrics and logs).
+using InvocationReply = std::function<void(Response&& res, const std::string& model)>;
+
 Response handle_ping(const Request& req, Service& service);
-Response handle_invocations(const Request& req, Service& service, std::string& model);
+// Answers through reply: at once for tabular models, from a compute thread for batched image
+// models. Throws only before it has handed reply on.
+void handle_invocations(const RequestPtr& req, Clock::time_point deadline, Service& service,
+                        InvocationReply reply);
 Response handle_execution_parameters(const Request& req, Service& service);
 Response handle_metrics(const Request& req, Service& service);
 

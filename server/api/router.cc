@@ -2,7 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <chrono>
+#include <memory>
 
 #include "server/api/error_response.h"
 #include "server/api/handlers.h"
@@ -42,14 +44,11 @@ bool Router::runs_on_worker(const Request& req) const {
          req.body().size() > service_.options.inline_max_bytes;
 }
 
-Response Router::route(const Request& req, std::string& model) {
+Response Router::route(const Request& req) {
   const std::string_view path = path_of(req.target());
   if (path == "/ping")
     return is_get(req) ? handle_ping(req, service_) : method_not_allowed(req, "GET");
-  if (path == "/invocations") {
-    return req.method() == http::verb::post ? handle_invocations(req, service_, model)
-                                            : method_not_allowed(req, "POST");
-  }
+  if (path == "/invocations") return method_not_allowed(req, "POST");
   if (path == "/execution-parameters") {
     return is_get(req) ? handle_execution_parameters(req, service_)
                        : method_not_allowed(req, "GET");
@@ -62,19 +61,39 @@ Response Router::route(const Request& req, std::string& model) {
           "; routes: GET /ping, POST /invocations, GET /execution-parameters, GET /metrics");
 }
 
-Response Router::dispatch(const Request& req) {
-  const auto start = std::chrono::steady_clock::now();
-  std::string model;
+void Router::dispatch(const RequestPtr& req, Clock::time_point deadline, Reply reply) {
+  const auto start = Clock::now();
+  if (req->method() == http::verb::post && path_of(req->target()) == "/invocations") {
+    // Shared, not on this stack: a batched answer arrives after dispatch has returned.
+    auto answered = std::make_shared<std::atomic<bool>>(false);
+    auto finish = [this, req, start, reply, answered](Response&& res, const std::string& model) {
+      if (answered->exchange(true)) return;
+      record(*req, res, model, start);
+      reply(std::move(res));
+    };
+    try {
+      handle_invocations(req, deadline, service_, finish);
+    } catch (const std::exception& e) {
+      spdlog::error("POST {}: unexpected failure: {}", std::string(req->target()), e.what());
+      finish(error_response(*req, http::status::internal_server_error, "internal error"), "");
+    }
+    return;
+  }
   Response res;
   try {
-    res = route(req, model);
+    res = route(*req);
   } catch (const std::exception& e) {
-    spdlog::error("{} {}: unexpected failure: {}", std::string(req.method_string()),
-                  std::string(req.target()), e.what());
-    res = error_response(req, http::status::internal_server_error, "internal error");
+    spdlog::error("{} {}: unexpected failure: {}", std::string(req->method_string()),
+                  std::string(req->target()), e.what());
+    res = error_response(*req, http::status::internal_server_error, "internal error");
   }
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  record(*req, res, "", start);
+  reply(std::move(res));
+}
+
+void Router::record(const Request& req, const Response& res, const std::string& model,
+                    Clock::time_point start) {
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   const std::string_view route = route_of(req.target());
   service_.metrics.observe_request(route, model, res.result_int(), seconds);
   const bool server_fault = res.result_int() >= 500 && res.result_int() != 503;
@@ -90,7 +109,6 @@ Response Router::dispatch(const Request& req) {
     spdlog::debug("{} {} -> {}: {}", std::string(req.method_string()), std::string(req.target()),
                   res.result_int(), res.body());
   }
-  return res;
 }
 
 }  // namespace mls::server

@@ -1,6 +1,6 @@
 #pragma once
-// Routes a request to its handler and records the request metrics. Synchronous and socket-free,
-// so tests can call it directly; the session decides which thread it runs on.
+// Routes a request to its handler and records the request metrics. Socket-free; the session
+// decides which thread it runs on, and batched model work may answer from a compute thread.
 
 #include <string_view>
 
@@ -13,8 +13,13 @@ class Router {
  public:
   explicit Router(Service& service) : service_(service) {}
 
-  // Never throws: an unexpected exception becomes a 500 and a log line.
-  Response dispatch(const Request& req);
+  // Answers through reply exactly once: at once, or later from a model's compute thread. Never
+  // throws: an unexpected exception becomes a 500 and a log line. deadline bounds queueing.
+  void dispatch(const RequestPtr& req, Clock::time_point deadline, Reply reply);
+
+  // Records a request answered without dispatch (the session's own 503s).
+  void record(const Request& req, const Response& res, const std::string& model,
+              Clock::time_point start);
 
   // Whether this request is model work big enough to run on an inference thread rather than the
   // I/O thread that read it (so /ping never waits behind it).
@@ -26,7 +31,7 @@ class Router {
   Service& service() { return service_; }
 
  private:
-  Response route(const Request& req, std::string& model);
+  Response route(const Request& req);
 
   Service& service_;
 };

@@ -33,7 +33,7 @@ bool env_true(const char* name) {
 
 void add_serve_flags(CLI::App& serve, Command& cmd, unsigned& max_payload_mb, long long& timeout_s,
                      long long& idle_s, long long& drain_s, long long& emf_s,
-                     std::string& bad_record) {
+                     long long& batch_delay_us, std::string& bad_record) {
   ServeOptions& o = cmd.serve;
   serve.add_option("-p,--port", o.port, "TCP port to listen on")
       ->envname("SAGEMAKER_BIND_TO_PORT")
@@ -54,6 +54,25 @@ void add_serve_flags(CLI::App& serve, Command& cmd, unsigned& max_payload_mb, lo
   serve.add_option("--max-header-bytes", o.max_header_bytes, "largest request header block")
       ->capture_default_str();
   serve.add_option("--max-rows", o.max_rows, "most rows in one request")->capture_default_str();
+  serve.add_option("--max-images", o.max_images, "most images in one request")
+      ->capture_default_str();
+  serve
+      .add_option("--max-image-pixels", o.max_image_pixels,
+                  "largest image (width x height) accepted; checked before decoding")
+      ->capture_default_str();
+  serve
+      .add_option("--max-batch-size", o.max_batch_size,
+                  "dynamic batching: most images run through the CNN in one call (1: off)")
+      ->envname("MLS_MAX_BATCH_SIZE")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{4096}))
+      ->capture_default_str();
+  serve
+      .add_option("--max-batch-delay-us", batch_delay_us,
+                  "dynamic batching: microseconds a request may wait for others to join its "
+                  "batch (0: none; requests that queue while the model is busy batch anyway)")
+      ->envname("MLS_MAX_BATCH_DELAY_US")
+      ->check(CLI::Range(0LL, 1'000'000LL))
+      ->capture_default_str();
   serve
       .add_option("--max-queue", o.max_queue,
                   "requests allowed to wait for an inference thread; more get a fast 503")
@@ -139,11 +158,12 @@ Command parse_command_line(int argc, char** argv) {
   app.require_subcommand(0, 1);
   app.fallthrough(false);
   unsigned max_payload_mb = 6;
-  long long timeout_s = 55, idle_s = 60, drain_s = 25, emf_s = 0;
+  long long timeout_s = 55, idle_s = 60, drain_s = 25, emf_s = 0, batch_delay_us = 0;
   std::string bad_record = "fail";
   CLI::App* serve =
       app.add_subcommand("serve", "serve models over HTTP (SageMaker hosting and batch transform)");
-  add_serve_flags(*serve, cmd, max_payload_mb, timeout_s, idle_s, drain_s, emf_s, bad_record);
+  add_serve_flags(*serve, cmd, max_payload_mb, timeout_s, idle_s, drain_s, emf_s, batch_delay_us,
+                  bad_record);
   CLI::App* train = app.add_subcommand("train", "train a model (SageMaker training job)");
   add_train_flags(*train, cmd);
 
@@ -168,6 +188,7 @@ Command parse_command_line(int argc, char** argv) {
   o.idle_timeout = std::chrono::seconds(idle_s);
   o.drain_timeout = std::chrono::seconds(drain_s);
   o.emf_interval = std::chrono::seconds(emf_s);
+  o.max_batch_delay = std::chrono::microseconds(batch_delay_us);
   o.bad_record =
       bad_record == "placeholder" ? BadRecordPolicy::kPlaceholder : BadRecordPolicy::kFail;
   o.batch_mode = env_true("SAGEMAKER_BATCH");

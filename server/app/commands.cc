@@ -64,7 +64,12 @@ int run_serve(const ServeOptions& options) {
   if (options.batch_mode) spdlog::info("batch transform mode (SAGEMAKER_BATCH)");
   // Load in the background: /ping answers 503 "loading" meanwhile instead of refusing connections.
   std::thread loader([&] {
-    registry.load_all(options.model_dir);
+    BatchOptions batching;
+    batching.max_batch = options.max_batch_size;
+    batching.max_delay = options.max_batch_delay;
+    batching.threads = options.workers != 0 ? options.workers : default_thread_count();
+    batching.max_queued_rows = std::max(options.max_queue * options.max_batch_size, std::size_t{1});
+    registry.load_all(options.model_dir, batching);
     auto snap = registry.snapshot();
     for (const LoadedModel& m : snap->models)
       metrics.set_model_state(m.name, true, m.load_seconds);
@@ -84,6 +89,7 @@ int run_serve(const ServeOptions& options) {
   server.run();
   emf = {};  // stops and joins, after one last line
   loader.join();
+  registry.stop();  // before the router and metrics its last answers would touch go away
   spdlog::info("stopped");
   return 0;
 }

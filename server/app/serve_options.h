@@ -18,9 +18,13 @@ struct ServeOptions {
   unsigned workers = 0;                     // inference threads; 0: one per core
   std::size_t max_body_bytes = 6u << 20;    // SAGEMAKER_MAX_PAYLOAD_IN_MB
   std::size_t max_header_bytes = 16u << 10;
-  std::size_t max_queue = 256;                        // requests waiting for an inference thread
-  std::size_t max_rows = 1'000'000;                   // rows in one request
-  std::size_t inline_max_bytes = 8u << 10;            // smaller bodies are scored on the I/O thread
+  std::size_t max_queue = 256;              // requests waiting for an inference thread
+  std::size_t max_rows = 1'000'000;         // rows in one request
+  std::size_t inline_max_bytes = 8u << 10;  // smaller bodies are scored on the I/O thread
+  std::size_t max_batch_size = 32;  // images per CNN call under dynamic batching; 1: no batching
+  std::chrono::microseconds max_batch_delay{0};       // 0: never hold a request back for company
+  std::size_t max_images = 100'000;                   // images in one request
+  std::size_t max_image_pixels = 40'000'000;          // per image, checked before decoding
   std::chrono::milliseconds request_timeout{55'000};  // under SageMaker's 60 s
   std::chrono::milliseconds idle_timeout{60'000};     // keep-alive connections with no request
   std::chrono::milliseconds drain_timeout{25'000};    // SIGTERM to exit, under the 30 s to SIGKILL

@@ -144,42 +144,43 @@ void HttpSession::on_body(error_code ec, std::size_t) {
 
 void HttpSession::handle_request() {
   stream_.expires_never();
-  Request req = parser_->release();
+  auto req = std::make_shared<const Request>(parser_->release());
   parser_.reset();
   Router& router = context_.router;
   router.service().metrics.requests_in_flight().Increment();
-  const bool head = req.method() == http::verb::head;
-  if (!router.runs_on_worker(req)) {
-    Response res = router.dispatch(req);
+  const auto arrival = Clock::now();
+  const auto deadline = arrival + context_.options.request_timeout;
+  // The work guard keeps this connection's I/O thread alive (even while draining) until the answer
+  // is back; an answer from another thread hops to it, one from this thread is written at once.
+  Reply reply = [self = shared_from_this(), guard = net::make_work_guard(stream_.get_executor()),
+                 head = req->method() == http::verb::head](Response&& res) {
     if (head) res.body().clear();
-    return send(std::move(res));
-  }
-  if (context_.queued.load() >= context_.options.max_queue) {
-    Response res = error_response(req, http::status::service_unavailable,
-                                  "server is busy: " + std::to_string(context_.options.max_queue) +
-                                      " requests are already waiting; retry shortly");
-    router.service().metrics.observe_request(Router::route_of(req.target()), "", 503, 0);
-    return send(std::move(res));
-  }
-  ++context_.queued;
-  const auto deadline = std::chrono::steady_clock::now() + context_.options.request_timeout;
-  // The work guard keeps the I/O threads alive (even while draining) until the answer is back.
-  net::post(context_.workers, [self = shared_from_this(), req = std::move(req), deadline,
-                               guard = net::make_work_guard(stream_.get_executor())]() mutable {
-    Response res;
-    if (std::chrono::steady_clock::now() > deadline) {
-      res =
-          error_response(req, http::status::service_unavailable,
-                         "request waited past its deadline for an inference thread; retry shortly");
-      self->context_.router.service().metrics.observe_request(Router::route_of(req.target()), "",
-                                                              503, 0);
-    } else {
-      res = self->context_.router.dispatch(req);
-    }
-    --self->context_.queued;
+    if (self->stream_.get_executor().running_in_this_thread()) return self->send(std::move(res));
     net::post(self->stream_.get_executor(),
               [self, res = std::move(res)]() mutable { self->send(std::move(res)); });
-    guard.reset();
+  };
+  if (!router.runs_on_worker(*req)) return router.dispatch(req, deadline, std::move(reply));
+  if (context_.queued.load() >= context_.options.max_queue) {
+    Response res = error_response(*req, http::status::service_unavailable,
+                                  "server is busy: " + std::to_string(context_.options.max_queue) +
+                                      " requests are already waiting; retry shortly");
+    router.record(*req, res, "", arrival);
+    return reply(std::move(res));
+  }
+  ++context_.queued;
+  net::post(context_.workers, [self = shared_from_this(), req = std::move(req), deadline,
+                               reply = std::move(reply)]() mutable {
+    if (Clock::now() > deadline) {
+      Response res =
+          error_response(*req, http::status::service_unavailable,
+                         "request waited past its deadline for an inference thread; retry shortly");
+      self->context_.router.record(*req, res, "",
+                                   deadline - self->context_.options.request_timeout);
+      reply(std::move(res));
+    } else {
+      self->context_.router.dispatch(req, deadline, std::move(reply));
+    }
+    --self->context_.queued;
   });
 }
 

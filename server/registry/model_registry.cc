@@ -32,7 +32,8 @@ std::string warm_up(const Model& model) {
   return {};
 }
 
-void load_one(const fs::path& dir, std::string name, RegistrySnapshot& snap) {
+void load_one(const fs::path& dir, std::string name, const BatchOptions& batching,
+              RegistrySnapshot& snap) {
   const auto start = std::chrono::steady_clock::now();
   auto artifact = load_model(dir);
   if (!artifact) {
@@ -47,7 +48,11 @@ void load_one(const fs::path& dir, std::string name, RegistrySnapshot& snap) {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   auto encoder = std::make_shared<const PredictionEncoder>(artifact->model->info());
-  snap.models.push_back({name, dir.string(), artifact->model, std::move(encoder), seconds});
+  std::shared_ptr<DynamicBatcher> batcher;
+  if (artifact->model->info().input_kind == InputKind::kImage)
+    batcher = std::make_shared<DynamicBatcher>(artifact->model, batching);
+  snap.models.push_back(
+      {name, dir.string(), artifact->model, std::move(encoder), std::move(batcher), seconds});
 }
 
 }  // namespace
@@ -68,13 +73,19 @@ std::string RegistrySnapshot::names() const {
 
 ModelRegistry::ModelRegistry() : snapshot_(std::make_shared<const RegistrySnapshot>()) {}
 
-void ModelRegistry::load_all(const fs::path& dir) {
+void ModelRegistry::stop() {
+  for (const LoadedModel& m : snapshot()->models) {
+    if (m.batcher) m.batcher->stop();
+  }
+}
+
+void ModelRegistry::load_all(const fs::path& dir, const BatchOptions& batching) {
   auto snap = std::make_shared<RegistrySnapshot>();
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
     snap->reason = "model directory " + dir.string() + " does not exist or is not a directory";
   } else if (is_model_dir(dir)) {
-    load_one(dir, {}, *snap);
+    load_one(dir, {}, batching, *snap);
   } else {
     std::vector<fs::path> subdirs;
     for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
@@ -84,7 +95,7 @@ void ModelRegistry::load_all(const fs::path& dir) {
     std::sort(subdirs.begin(), subdirs.end());
     for (const fs::path& sub : subdirs) {
       if (is_model_dir(sub))
-        load_one(sub, sub.filename().string(), *snap);
+        load_one(sub, sub.filename().string(), batching, *snap);
       else
         snap->failures.push_back({sub.filename().string(), "no manifest.json in " + sub.string()});
     }
@@ -102,9 +113,18 @@ void ModelRegistry::load_all(const fs::path& dir) {
     snap->state = RegistrySnapshot::State::kReady;
   }
   for (const LoadedModel& m : snap->models) {
-    spdlog::info("model '{}' loaded from {} ({}, {} features, {} classes) in {:.1f} ms", m.name,
-                 m.dir, m.model->info().model_type, m.model->num_features(), m.model->num_classes(),
-                 m.load_seconds * 1e3);
+    const ModelInfo& info = m.model->info();
+    if (info.input_kind == InputKind::kImage) {
+      spdlog::info(
+          "model '{}' loaded from {} ({}, {}x{} gray images, {} classes, batches of up to {} on {} "
+          "compute thread(s)) in {:.1f} ms",
+          m.name, m.dir, info.model_type, info.image.size, info.image.size, m.model->num_classes(),
+          m.batcher->options().max_batch, m.batcher->options().threads, m.load_seconds * 1e3);
+    } else {
+      spdlog::info("model '{}' loaded from {} ({}, {} features, {} classes) in {:.1f} ms", m.name,
+                   m.dir, info.model_type, m.model->num_features(), m.model->num_classes(),
+                   m.load_seconds * 1e3);
+    }
   }
   for (const FailedModel& f : snap->failures)
     spdlog::error("model '{}' failed to load: {}", f.name, f.reason);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "models/core/model.h"
+#include "server/batching/dynamic_batcher.h"
 #include "server/codec/prediction_encoder.h"
 
 namespace mls::server {
@@ -18,6 +19,7 @@ struct LoadedModel {
   std::string dir;
   ModelPtr model;
   std::shared_ptr<const PredictionEncoder> encoder;
+  std::shared_ptr<DynamicBatcher> batcher;  // image models: their compute threads; else null
   double load_seconds = 0;
 };
 
@@ -43,8 +45,12 @@ class ModelRegistry {
 
   // Loads every model under dir: dir itself when it holds a manifest, else each sub-directory
   // (named after it). Each model must answer a warm-up prediction to count as loaded; one that
-  // fails is reported by name and reason without taking the others down.
-  void load_all(const std::filesystem::path& dir);
+  // fails is reported by name and reason without taking the others down. Image models get a
+  // DynamicBatcher with these options.
+  void load_all(const std::filesystem::path& dir, const BatchOptions& batching = {});
+
+  // Stops every model's compute threads (failing what still waits); for shutdown.
+  void stop();
 
   std::shared_ptr<const RegistrySnapshot> snapshot() const { return snapshot_.load(); }
 
