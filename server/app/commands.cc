@@ -69,6 +69,9 @@ int run_serve(const ServeOptions& options) {
     batching.max_delay = options.max_batch_delay;
     batching.threads = options.workers != 0 ? options.workers : default_thread_count();
     batching.max_queued_rows = std::max(options.max_queue * options.max_batch_size, std::size_t{1});
+    batching.on_batch = [&metrics](const std::string& model, std::size_t images) {
+      metrics.observe_batch(model, images);
+    };
     registry.load_all(options.model_dir, batching);
     auto snap = registry.snapshot();
     for (const LoadedModel& m : snap->models)

@@ -6,8 +6,8 @@
 
 namespace mls::server {
 
-DynamicBatcher::DynamicBatcher(ModelPtr model, const BatchOptions& options)
-    : model_(std::move(model)), options_(options) {
+DynamicBatcher::DynamicBatcher(ModelPtr model, std::string name, const BatchOptions& options)
+    : model_(std::move(model)), name_(std::move(name)), options_(options) {
   options_.max_batch = std::max<std::size_t>(1, options_.max_batch);
   options_.threads = std::max(1u, options_.threads);
   for (unsigned i = 0; i < options_.threads; ++i)
@@ -128,6 +128,7 @@ void DynamicBatcher::compute(std::vector<Job>& batch) {
     return;
   }
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  if (options_.on_batch) options_.on_batch(name_, x->rows);
   std::size_t offset = 0;
   for (Job* job : live) {
     const std::size_t n = job->x.rows * classes;

@@ -25,6 +25,8 @@ struct BatchOptions {
   std::chrono::microseconds max_delay{0};
   unsigned threads = 1;
   std::size_t max_queued_rows = 4096;  // more waiting rows than this: submit refuses (fast 503)
+  // Told the size of every batch run (for metrics); may be empty.
+  std::function<void(const std::string& model, std::size_t rows)> on_batch;
 };
 
 class DynamicBatcher {
@@ -34,7 +36,8 @@ class DynamicBatcher {
   // thread; must not block.
   using Done = std::function<void(Result<std::vector<float>> proba, double model_seconds)>;
 
-  DynamicBatcher(ModelPtr model, const BatchOptions& options);
+  // name: the model's name, for on_batch.
+  DynamicBatcher(ModelPtr model, std::string name, const BatchOptions& options);
   // stop().
   ~DynamicBatcher();
   DynamicBatcher(const DynamicBatcher&) = delete;
@@ -64,6 +67,7 @@ class DynamicBatcher {
   void compute(std::vector<Job>& batch);
 
   ModelPtr model_;
+  std::string name_;
   BatchOptions options_;
   std::mutex mutex_;
   std::condition_variable wake_;

@@ -76,6 +76,11 @@ ServerMetrics::ServerMetrics()
                           .Name("mls_inference_rows")
                           .Help("Rows or images per inference request")
                           .Register(*registry_)),
+      batch_images_(prometheus::BuildHistogram()
+                        .Name("mls_inference_batch_images")
+                        .Help("Images per model call under dynamic batching (requests that arrived "
+                              "together run as one batch)")
+                        .Register(*registry_)),
       model_loaded_(prometheus::BuildGauge()
                         .Name("mls_model_loaded")
                         .Help("1 when the model is loaded and passed its warm-up prediction")
@@ -176,6 +181,20 @@ void ServerMetrics::observe_inference(std::string_view model, double seconds, st
   }
   series.seconds->Observe(seconds);
   series.rows->Observe(static_cast<double>(rows));
+}
+
+void ServerMetrics::observe_batch(const std::string& model, std::size_t images) {
+  prometheus::Histogram* h = nullptr;
+  {
+    std::lock_guard lock(cache_mutex_);
+    auto it = batch_cache_.find(model);
+    if (it == batch_cache_.end()) {
+      static const Histogram::BucketBoundaries buckets = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512};
+      it = batch_cache_.emplace(model, &batch_images_.Add({{"model", model}}, buckets)).first;
+    }
+    h = it->second;
+  }
+  h->Observe(static_cast<double>(images));
 }
 
 void ServerMetrics::set_model_state(const std::string& model, bool loaded, double load_seconds) {

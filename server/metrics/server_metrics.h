@@ -25,6 +25,8 @@ class ServerMetrics {
                        double seconds);
   // One model call: wall time of predict alone, and rows (or images) in the request.
   void observe_inference(std::string_view model, double seconds, std::size_t rows);
+  // One batch run by a model's dynamic batcher: how many images it held.
+  void observe_batch(const std::string& model, std::size_t images);
   void set_model_state(const std::string& model, bool loaded, double load_seconds);
   prometheus::Gauge& requests_in_flight() { return *in_flight_; }
   prometheus::Gauge& connections_open() { return *connections_; }
@@ -47,6 +49,7 @@ class ServerMetrics {
   prometheus::Family<prometheus::Histogram>& request_seconds_;
   prometheus::Family<prometheus::Histogram>& inference_seconds_;
   prometheus::Family<prometheus::Histogram>& inference_rows_;
+  prometheus::Family<prometheus::Histogram>& batch_images_;
   prometheus::Family<prometheus::Gauge>& model_loaded_;
   prometheus::Family<prometheus::Gauge>& model_load_seconds_;
   prometheus::Gauge* in_flight_;
@@ -64,6 +67,7 @@ class ServerMetrics {
   std::unordered_map<std::string, prometheus::Counter*> request_cache_;
   std::unordered_map<std::string, prometheus::Histogram*> latency_cache_;
   std::unordered_map<std::string, InferenceSeries> inference_cache_;
+  std::unordered_map<std::string, prometheus::Histogram*> batch_cache_;
   std::mutex render_mutex_;
 };
 

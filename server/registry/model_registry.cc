@@ -50,7 +50,7 @@ void load_one(const fs::path& dir, std::string name, const BatchOptions& batchin
   auto encoder = std::make_shared<const PredictionEncoder>(artifact->model->info());
   std::shared_ptr<DynamicBatcher> batcher;
   if (artifact->model->info().input_kind == InputKind::kImage)
-    batcher = std::make_shared<DynamicBatcher>(artifact->model, batching);
+    batcher = std::make_shared<DynamicBatcher>(artifact->model, name, batching);
   snap.models.push_back(
       {name, dir.string(), artifact->model, std::move(encoder), std::move(batcher), seconds});
 }
