@@ -1,5 +1,6 @@
 #include "server/train/sagemaker_config.h"
 
+#include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "models/artifact/artifact_files.h"
@@ -52,6 +53,43 @@ Result<std::optional<std::string>> read_json_config(const fs::path& file) {
   auto j = read_object(file);
   if (!j) return j.error();
   return std::optional<std::string>{j->dump()};
+}
+
+std::string hyperparameter_or(const Hyperparameters& hp, std::string_view key,
+                              std::string fallback) {
+  auto it = hp.find(key);
+  return it == hp.end() ? fallback : it->second;
+}
+
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  std::size_t pos = 0;
+  while (pos <= s.size()) {
+    const std::size_t comma = std::min(s.find(',', pos), s.size());
+    std::string item = s.substr(pos, comma - pos);
+    item.erase(0, item.find_first_not_of(' '));
+    item.erase(item.find_last_not_of(' ') + 1);
+    out.push_back(item);
+    pos = comma + 1;
+  }
+  return out;
+}
+
+std::string hyperparameters_json(const Hyperparameters& hp) {
+  json out = json::object();
+  for (const auto& [k, v] : hp)
+    out[k] = v;
+  return out.dump();
+}
+
+void print_scores(const std::string& prefix, const ClassificationScores& s, json& metrics) {
+  const std::pair<const char*, double> values[] = {
+      {"accuracy", s.accuracy}, {"auc", s.auc}, {"f1", s.f1}, {"log_loss", s.log_loss}};
+  for (const auto& [name, value] : values) {
+    std::printf("%s:%s=%.6f\n", prefix.c_str(), name, value);
+    metrics[prefix + ":" + name] = value;
+  }
+  std::fflush(stdout);
 }
 
 }  // namespace mls::server

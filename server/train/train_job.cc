@@ -9,9 +9,11 @@
 
 #include "models/artifact/artifact_files.h"
 #include "models/artifact/model_artifact.h"
+#include "models/cnn/cnn_params.h"
 #include "models/data/tabular_loader.h"
 #include "models/eval/classification_metrics.h"
 #include "models/forest/forest_trainer.h"
+#include "server/train/cnn_job.h"
 #include "server/train/sagemaker_config.h"
 
 namespace mls::server {
@@ -29,57 +31,27 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-void report_unknown_keys(const Hyperparameters& hp) {
+// Logs the keys neither the job nor the chosen model reads.
+void report_unknown_keys(const Hyperparameters& hp, const std::vector<std::string_view>& model) {
   for (const auto& [key, value] : hp) {
-    const auto& forest = forest_hyperparameter_names();
     if (std::find(kJobKeys.begin(), kJobKeys.end(), key) != kJobKeys.end()) continue;
-    if (std::find(forest.begin(), forest.end(), key) != forest.end()) continue;
+    if (std::find(model.begin(), model.end(), key) != model.end()) continue;
     if (key.starts_with("sagemaker_") || key.starts_with("_")) continue;  // set by SageMaker itself
     spdlog::warn("ignoring unknown hyperparameter {}={}", key, value);
   }
 }
 
-std::string get(const Hyperparameters& hp, std::string_view key, std::string fallback = {}) {
-  auto it = hp.find(key);
-  return it == hp.end() ? fallback : it->second;
-}
-
-std::vector<std::string> split_commas(const std::string& s) {
-  std::vector<std::string> out;
-  std::size_t pos = 0;
-  while (pos <= s.size()) {
-    const std::size_t comma = std::min(s.find(',', pos), s.size());
-    std::string item = s.substr(pos, comma - pos);
-    item.erase(0, item.find_first_not_of(' '));
-    item.erase(item.find_last_not_of(' ') + 1);
-    out.push_back(item);
-    pos = comma + 1;
-  }
-  return out;
-}
-
-// What the data in the training channel looks like: "csv", "image" or "" (no files).
+// What the data in the training channel looks like: "image" when any file is an .npz, .npy, PNG
+// or JPEG, else "csv" when there are files, else "" (no files).
 std::string sniff_channel(const fs::path& dir) {
-  for (const fs::path& file : list_data_files(dir)) {
+  const std::vector<fs::path> files = list_data_files(dir);
+  for (const fs::path& file : files) {
     std::string ext = file.extension().string();
     std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
     if (ext == ".npz" || ext == ".npy" || ext == ".png" || ext == ".jpg" || ext == ".jpeg")
       return "image";
-    return "csv";
   }
-  return "";
-}
-
-// Prints metric lines for SageMaker's MetricDefinitions regexes, e.g. validation:auc=0.973.
-void print_scores(const std::string& prefix, const ClassificationScores& s,
-                  nlohmann::json& metrics) {
-  const std::pair<const char*, double> values[] = {
-      {"accuracy", s.accuracy}, {"auc", s.auc}, {"f1", s.f1}, {"log_loss", s.log_loss}};
-  for (const auto& [name, value] : values) {
-    std::printf("%s:%s=%.6f\n", prefix.c_str(), name, value);
-    metrics[prefix + ":" + name] = value;
-  }
-  std::fflush(stdout);
+  return files.empty() ? "" : "csv";
 }
 
 ClassificationScores score(const Model& model, const TabularDataset& data) {
@@ -105,7 +77,7 @@ Status train_forest_job(const TrainOptions& options, const Hyperparameters& hp,
                         const fs::path& data_dir, const std::atomic<bool>& stop) {
   auto params = forest_params_from(hp);
   if (!params) return params.error();
-  auto label = parse_label_column(get(hp, "label_column", "last"));
+  auto label = parse_label_column(hyperparameter_or(hp, "label_column", "last"));
   if (!label) return label.error();
 
   const auto load_start = Clock::now();
@@ -127,16 +99,14 @@ Status train_forest_job(const TrainOptions& options, const Hyperparameters& hp,
   }
 
   ModelInfo info;
-  if (hp.count("class_names") != 0) info.class_names = split_commas(get(hp, "class_names"));
+  if (hp.count("class_names") != 0)
+    info.class_names = split_commas(hyperparameter_or(hp, "class_names"));
   if (!info.class_names.empty() && info.class_names.size() != train->class_labels.size()) {
     return make_error(ErrorCode::kInvalidArgument,
                       "hyperparameter class_names has " + std::to_string(info.class_names.size()) +
                           " names for " + std::to_string(train->class_labels.size()) + " classes");
   }
-  nlohmann::json hp_json = nlohmann::json::object();
-  for (const auto& [k, v] : hp)
-    hp_json[k] = v;
-  info.hyperparameters_json = hp_json.dump();
+  info.hyperparameters_json = hyperparameters_json(hp);
 
   spdlog::info("training a random forest: {} trees, max_features={} of {}, bootstrap={}, seed={}",
                params->n_estimators, params->features_per_split(train->x.cols), train->x.cols,
@@ -174,7 +144,8 @@ Status train_forest_job(const TrainOptions& options, const Hyperparameters& hp,
   final_info.training_metrics_json = metrics.dump();
   auto forest = RandomForest::create(std::move(final_info), result->forest.arrays());
   if (!forest) return forest.error();
-  if (auto s = save_model(options.model_dir, *forest, get(hp, "model_name")); !s) return s.error();
+  if (auto s = save_model(options.model_dir, *forest, hyperparameter_or(hp, "model_name")); !s)
+    return s.error();
   spdlog::info("model written to {} ({} trees, {} nodes)", options.model_dir, forest->num_trees(),
                forest->num_nodes());
   return Ok{};
@@ -199,13 +170,12 @@ Status run(const TrainOptions& options, const std::atomic<bool>& stop) {
     if (!cfg) return cfg.error();
     if (*cfg) spdlog::debug("{}: {}", name, **cfg);
   }
-  report_unknown_keys(*hp);
   std::error_code ec;
   if (!fs::is_directory(data / "training", ec)) {
     return make_error(ErrorCode::kNotFound, "no training channel: expected data files in " +
                                                 (data / "training").string());
   }
-  std::string model_type = get(*hp, "model_type");
+  std::string model_type = hyperparameter_or(*hp, "model_type");
   if (model_type.empty()) {
     const std::string kind = sniff_channel(data / "training");
     if (kind.empty())
@@ -215,10 +185,14 @@ Status run(const TrainOptions& options, const std::atomic<bool>& stop) {
     spdlog::info("model_type not given: the training data looks like {}, so training a {}", kind,
                  model_type);
   }
-  if (model_type == "forest") return train_forest_job(options, *hp, data, stop);
-  if (model_type == "cnn")
-    return make_error(ErrorCode::kUnsupported,
-                      "model_type=cnn is not available in this version yet");
+  if (model_type == "forest") {
+    report_unknown_keys(*hp, forest_hyperparameter_names());
+    return train_forest_job(options, *hp, data, stop);
+  }
+  if (model_type == "cnn") {
+    report_unknown_keys(*hp, cnn::cnn_hyperparameter_names());
+    return train_cnn_job(options, *hp, data, stop);
+  }
   return make_error(ErrorCode::kInvalidArgument,
                     "hyperparameter model_type='" + model_type + "': expected forest or cnn");
 }

@@ -8,7 +8,9 @@
 namespace mls::server {
 
 // Returns the process exit code: 0 on success; otherwise output/failure holds the reason.
-// stop (set by SIGTERM) ends training early.
+// stop (set by SIGTERM) ends training early with exit code 1 and the reason in output/failure:
+// the forest writes nothing; the CNN first writes a checkpoint that the next run with the same
+// checkpoint directory resumes from (server/train/cnn_job.h).
 int run_train_job(const TrainOptions& options, const std::atomic<bool>& stop);
 
 }  // namespace mls::server

@@ -20,7 +20,7 @@ from pathlib import Path
 import requests
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-MLS_BIN = Path(os.environ.get("MLS_BIN", str(REPO_ROOT / "build" / "release" / "server" / "mls")))
+MLS_BIN = Path(os.environ.get("MLS_BIN", str(REPO_ROOT / "build" / "release" / "server" / "mls"))).resolve()
 DATA_DIR = Path(os.environ.get("MLS_DATA_DIR", str(REPO_ROOT.parent / "shared" / "data")))
 HTRU2_CSV = DATA_DIR / "htru2" / "HTRU_2.csv"
 

@@ -83,6 +83,7 @@ TEST(CnnTrainer, LearnsLeftVersusRightHalves) {
   info.model_type = "cnn";
   info.input_kind = InputKind::kImage;
   info.num_features = kSide * kSide;
+  info.image.size = kSide;
   info.class_labels = {0, 1};
   info.class_names = {"left", "right"};
   auto model = ConvNet::create(info, small_arch(), trainer->params());

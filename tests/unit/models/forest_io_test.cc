@@ -237,10 +237,10 @@ TEST_F(ModelArtifactTest, MissingWeightsAreNotFound) {
 
 TEST_F(ModelArtifactTest, UnknownModelTypeIsUnsupported) {
   auto manifest = nlohmann::json::parse(slurp(dir_ / "manifest.json"));
-  manifest["model_type"] = "cnn";
+  manifest["model_type"] = "gbm";
   tmp_.write("model/manifest.json", manifest.dump());
   const std::string message = load_error(ErrorCode::kUnsupported);
-  EXPECT_NE(message.find("model_type 'cnn' is not supported"), std::string::npos) << message;
+  EXPECT_NE(message.find("model_type 'gbm' is not supported"), std::string::npos) << message;
 }
 
 TEST_F(ModelArtifactTest, WeightsFileMustBeAPlainName) {
