@@ -76,6 +76,7 @@ Result<LoadedArtifact> load_model(const fs::path& dir) {
   }
   LoadedArtifact out;
   out.name = manifest->name;
+  out.bytes = weights->size();
   if (manifest->info.model_type == "forest") {
     auto forest = decode_forest_weights(*weights, std::move(manifest->info));
     if (!forest) return in_file(weights_path, forest.error());

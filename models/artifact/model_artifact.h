@@ -1,6 +1,7 @@
 #pragma once
 // Saving and loading a model directory (manifest.json + weights), whatever the model type.
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 
@@ -11,7 +12,8 @@ namespace mls {
 
 struct LoadedArtifact {
   ModelPtr model;
-  std::string name;  // from the manifest; may be empty
+  std::string name;         // from the manifest; may be empty
+  std::uint64_t bytes = 0;  // the weights file's size: roughly what the model holds in memory
 };
 
 // Writes the weights, then the manifest, each atomically: a run killed half-way leaves either no

@@ -46,6 +46,7 @@ Result<const LoadedModel*> choose_model(const Request& req, const RegistrySnapsh
                       "model '" + *name + "' is not loaded; loaded models: " + snap.names());
   }
   if (snap.models.size() == 1) return &snap.models.front();
+  if (snap.models.empty()) return make_error(ErrorCode::kNotFound, "no model is loaded");
   const InputKind wanted = kind_of_content(req);
   const LoadedModel* match = nullptr;
   for (const LoadedModel& m : snap.models) {
@@ -185,7 +186,7 @@ void invoke_images(const RequestPtr& req, Clock::time_point deadline, const Load
 }  // namespace
 
 void handle_invocations(const RequestPtr& req, Clock::time_point deadline, Service& service,
-                        InvocationReply reply) {
+                        InvocationReply reply, const std::string& model_name) {
   auto snap = service.registry.snapshot();
   if (snap->state != RegistrySnapshot::State::kReady) {
     const std::string why = snap->state == RegistrySnapshot::State::kLoading
@@ -193,7 +194,11 @@ void handle_invocations(const RequestPtr& req, Clock::time_point deadline, Servi
                                 : snap->reason;
     return reply(error_response(*req, http::status::service_unavailable, "not ready: " + why), "");
   }
-  auto chosen = choose_model(*req, *snap);
+  auto chosen = [&]() -> Result<const LoadedModel*> {
+    if (model_name.empty()) return choose_model(*req, *snap);
+    if (const LoadedModel* m = snap->find(model_name)) return m;
+    return make_error(ErrorCode::kNotFound, "model '" + model_name + "' is not loaded");
+  }();
   if (!chosen) return reply(error_response(*req, chosen.error()), "");
   const LoadedModel& entry = **chosen;
   auto output = negotiate_output(header(*req, "Accept"));

@@ -8,6 +8,7 @@
 
 #include "server/api/error_response.h"
 #include "server/api/handlers.h"
+#include "server/api/model_api.h"
 
 namespace mls::server {
 namespace {
@@ -36,12 +37,21 @@ std::string_view Router::route_of(std::string_view target) {
   for (std::string_view known : {"/ping", "/invocations", "/execution-parameters", "/metrics"}) {
     if (path == known) return known;
   }
+  // One label for every model name: names would make the series unbounded.
+  if (auto m = parse_model_path(path)) {
+    if (m->invoke) return "/models/{name}/invoke";
+    return m->name.empty() ? "/models" : "/models/{name}";
+  }
   return "other";
 }
 
 bool Router::runs_on_worker(const Request& req) const {
-  return req.method() == http::verb::post && path_of(req.target()) == "/invocations" &&
-         req.body().size() > service_.options.inline_max_bytes;
+  if (req.method() != http::verb::post) return false;
+  const std::string_view path = path_of(req.target());
+  if (path == "/invocations") return req.body().size() > service_.options.inline_max_bytes;
+  // Loading a model reads and checks its files: not on an I/O thread.
+  if (path == "/models" || path == "/models/") return true;
+  return path.starts_with("/models/") && req.body().size() > service_.options.inline_max_bytes;
 }
 
 Response Router::route(const Request& req) {
@@ -55,6 +65,10 @@ Response Router::route(const Request& req) {
   }
   if (path == "/metrics")
     return is_get(req) ? handle_metrics(req, service_) : method_not_allowed(req, "GET");
+  if (auto m = parse_model_path(path)) {
+    if (m->invoke && service_.options.multi_model) return method_not_allowed(req, "POST");
+    return handle_models(req, *m, service_);
+  }
   return error_response(
       req, http::status::not_found,
       "no route for " + std::string(req.method_string()) + " " + std::string(path) +
@@ -63,7 +77,16 @@ Response Router::route(const Request& req) {
 
 void Router::dispatch(const RequestPtr& req, Clock::time_point deadline, Reply reply) {
   const auto start = Clock::now();
-  if (req->method() == http::verb::post && path_of(req->target()) == "/invocations") {
+  std::optional<ModelPath> invoke;
+  if (req->method() == http::verb::post) {
+    const std::string_view path = path_of(req->target());
+    if (path == "/invocations") {
+      invoke.emplace();
+    } else if (auto m = parse_model_path(path); m && m->invoke) {
+      if (service_.options.multi_model) invoke = std::move(m);
+    }
+  }
+  if (invoke) {
     // Shared, not on this stack: a batched answer arrives after dispatch has returned.
     auto answered = std::make_shared<std::atomic<bool>>(false);
     auto finish = [this, req, start, reply, answered](Response&& res, const std::string& model) {
@@ -72,7 +95,7 @@ void Router::dispatch(const RequestPtr& req, Clock::time_point deadline, Reply r
       reply(std::move(res));
     };
     try {
-      handle_invocations(req, deadline, service_, finish);
+      handle_invocations(req, deadline, service_, finish, invoke->name);
     } catch (const std::exception& e) {
       spdlog::error("POST {}: unexpected failure: {}", std::string(req->target()), e.what());
       finish(error_response(*req, http::status::internal_server_error, "internal error"), "");

@@ -33,7 +33,8 @@ bool env_true(const char* name) {
 
 void add_serve_flags(CLI::App& serve, Command& cmd, unsigned& max_payload_mb, long long& timeout_s,
                      long long& idle_s, long long& drain_s, long long& emf_s,
-                     long long& batch_delay_us, std::string& bad_record) {
+                     long long& batch_delay_us, std::uint64_t& memory_budget_mb,
+                     std::string& bad_record) {
   ServeOptions& o = cmd.serve;
   serve.add_option("-p,--port", o.port, "TCP port to listen on")
       ->envname("SAGEMAKER_BIND_TO_PORT")
@@ -104,6 +105,16 @@ void add_serve_flags(CLI::App& serve, Command& cmd, unsigned& max_payload_mb, lo
       ->check(CLI::IsMember({"fail", "placeholder"}))
       ->capture_default_str();
   serve.add_flag("--log-requests", o.log_requests, "log one line per request");
+  serve.add_flag("--multi-model", o.multi_model,
+                 "multi-model endpoint: enable the /models API (also SAGEMAKER_MULTI_MODEL=true)");
+  serve
+      .add_option("--multi-model-root", o.multi_model_root,
+                  "the /models API loads models only from under this directory")
+      ->capture_default_str();
+  serve
+      .add_option("--model-memory-budget-mb", memory_budget_mb,
+                  "multi-model endpoint: loading past this many MiB of models is a 507 (0: none)")
+      ->capture_default_str();
   serve
       .add_option(
           "--emf-interval", emf_s,
@@ -160,10 +171,11 @@ Command parse_command_line(int argc, char** argv) {
   unsigned max_payload_mb = 6;
   long long timeout_s = 55, idle_s = 60, drain_s = 25, emf_s = 0, batch_delay_us = 0;
   std::string bad_record = "fail";
+  std::uint64_t memory_budget_mb = 0;
   CLI::App* serve =
       app.add_subcommand("serve", "serve models over HTTP (SageMaker hosting and batch transform)");
   add_serve_flags(*serve, cmd, max_payload_mb, timeout_s, idle_s, drain_s, emf_s, batch_delay_us,
-                  bad_record);
+                  memory_budget_mb, bad_record);
   CLI::App* train = app.add_subcommand("train", "train a model (SageMaker training job)");
   add_train_flags(*train, cmd);
 
@@ -192,6 +204,8 @@ Command parse_command_line(int argc, char** argv) {
   o.bad_record =
       bad_record == "placeholder" ? BadRecordPolicy::kPlaceholder : BadRecordPolicy::kFail;
   o.batch_mode = env_true("SAGEMAKER_BATCH");
+  o.multi_model = o.multi_model || env_true("SAGEMAKER_MULTI_MODEL");
+  o.model_memory_budget_bytes = memory_budget_mb << 20;
   return cmd;
 }
 

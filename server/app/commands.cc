@@ -62,6 +62,13 @@ int run_serve(const ServeOptions& options) {
       options.io_threads != 0 ? options.io_threads : default_thread_count(),
       options.workers != 0 ? options.workers : default_thread_count(), options.max_body_bytes);
   if (options.batch_mode) spdlog::info("batch transform mode (SAGEMAKER_BATCH)");
+  if (options.multi_model) {
+    spdlog::info("multi-model endpoint: /models API on, models from under {}, memory budget {}",
+                 options.multi_model_root,
+                 options.model_memory_budget_bytes == 0
+                     ? std::string("none")
+                     : std::to_string(options.model_memory_budget_bytes >> 20) + " MiB");
+  }
   // Load in the background: /ping answers 503 "loading" meanwhile instead of refusing connections.
   std::thread loader([&] {
     BatchOptions batching;
@@ -72,7 +79,7 @@ int run_serve(const ServeOptions& options) {
     batching.on_batch = [&metrics](const std::string& model, std::size_t images) {
       metrics.observe_batch(model, images);
     };
-    registry.load_all(options.model_dir, batching);
+    registry.load_all(options.model_dir, batching, options.multi_model);
     auto snap = registry.snapshot();
     for (const LoadedModel& m : snap->models)
       metrics.set_model_state(m.name, true, m.load_seconds);

@@ -30,6 +30,11 @@ struct ServeOptions {
   std::chrono::milliseconds drain_timeout{25'000};    // SIGTERM to exit, under the 30 s to SIGKILL
   std::size_t max_connections = 10'000;
   bool batch_mode = false;  // SAGEMAKER_BATCH
+  // Multi-model endpoint (SAGEMAKER_MULTI_MODEL): the /models API loads and unloads models found
+  // under multi_model_root; 0 bytes means no memory budget (no 507).
+  bool multi_model = false;
+  std::string multi_model_root = "/opt/ml/models";
+  std::uint64_t model_memory_budget_bytes = 0;
   BadRecordPolicy bad_record = BadRecordPolicy::kFail;
   bool log_requests = false;
   std::chrono::seconds emf_interval{0};  // 0: no CloudWatch EMF summary lines

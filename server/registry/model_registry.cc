@@ -32,27 +32,55 @@ std::string warm_up(const Model& model) {
   return {};
 }
 
-void load_one(const fs::path& dir, std::string name, const BatchOptions& batching,
-              RegistrySnapshot& snap) {
+// Loads, warms up and wraps one model; the error is the reason it cannot serve.
+Result<LoadedModel> load_entry(const fs::path& dir, std::string name,
+                               const BatchOptions& batching) {
   const auto start = std::chrono::steady_clock::now();
   auto artifact = load_model(dir);
-  if (!artifact) {
-    snap.failures.push_back({name, artifact.error().message});
-    return;
-  }
+  if (!artifact) return artifact.error();
   if (name.empty()) name = artifact->name.empty() ? dir.filename().string() : artifact->name;
-  if (std::string why = warm_up(*artifact->model); !why.empty()) {
-    snap.failures.push_back({name, why});
+  if (std::string why = warm_up(*artifact->model); !why.empty())
+    return make_error(ErrorCode::kDataLoss, why);
+  LoadedModel entry;
+  entry.name = std::move(name);
+  entry.dir = dir.string();
+  entry.model = artifact->model;
+  entry.encoder = std::make_shared<const PredictionEncoder>(artifact->model->info());
+  if (artifact->model->info().input_kind == InputKind::kImage)
+    entry.batcher = std::make_shared<DynamicBatcher>(artifact->model, entry.name, batching);
+  entry.artifact_bytes = artifact->bytes;
+  entry.load_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return entry;
+}
+
+void load_one(const fs::path& dir, const std::string& name, const BatchOptions& batching,
+              RegistrySnapshot& snap) {
+  auto entry = load_entry(dir, name, batching);
+  if (!entry) {
+    snap.failures.push_back({name.empty() ? dir.filename().string() : name, entry.error().message});
     return;
   }
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  auto encoder = std::make_shared<const PredictionEncoder>(artifact->model->info());
-  std::shared_ptr<DynamicBatcher> batcher;
-  if (artifact->model->info().input_kind == InputKind::kImage)
-    batcher = std::make_shared<DynamicBatcher>(artifact->model, name, batching);
-  snap.models.push_back(
-      {name, dir.string(), artifact->model, std::move(encoder), std::move(batcher), seconds});
+  snap.models.push_back(std::move(entry).value());
+}
+
+void log_loaded(const LoadedModel& m) {
+  const ModelInfo& info = m.model->info();
+  if (info.input_kind == InputKind::kImage) {
+    spdlog::info(
+        "model '{}' loaded from {} ({}, {}x{} gray images, {} classes, batches of up to {} on {} "
+        "compute thread(s)) in {:.1f} ms",
+        m.name, m.dir, info.model_type, info.image.size, info.image.size, m.model->num_classes(),
+        m.batcher->options().max_batch, m.batcher->options().threads, m.load_seconds * 1e3);
+  } else {
+    spdlog::info("model '{}' loaded from {} ({}, {} features, {} classes) in {:.1f} ms", m.name,
+                 m.dir, info.model_type, m.model->num_features(), m.model->num_classes(),
+                 m.load_seconds * 1e3);
+  }
+}
+
+void sort_by_name(std::vector<LoadedModel>& models) {
+  std::sort(models.begin(), models.end(), [](auto& a, auto& b) { return a.name < b.name; });
 }
 
 }  // namespace
@@ -74,15 +102,20 @@ std::string RegistrySnapshot::names() const {
 ModelRegistry::ModelRegistry() : snapshot_(std::make_shared<const RegistrySnapshot>()) {}
 
 void ModelRegistry::stop() {
+  std::lock_guard lock(write_mutex_);
   for (const LoadedModel& m : snapshot()->models) {
     if (m.batcher) m.batcher->stop();
   }
 }
 
-void ModelRegistry::load_all(const fs::path& dir, const BatchOptions& batching) {
+void ModelRegistry::load_all(const fs::path& dir, const BatchOptions& batching, bool allow_empty) {
+  std::lock_guard lock(write_mutex_);
+  batching_ = batching;
   auto snap = std::make_shared<RegistrySnapshot>();
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) {
+  if (allow_empty && !fs::exists(dir, ec)) {
+    // A multi-model endpoint may start with nothing to load.
+  } else if (!fs::is_directory(dir, ec)) {
     snap->reason = "model directory " + dir.string() + " does not exist or is not a directory";
   } else if (is_model_dir(dir)) {
     load_one(dir, {}, batching, *snap);
@@ -101,9 +134,11 @@ void ModelRegistry::load_all(const fs::path& dir, const BatchOptions& batching) 
     }
     if (ec) snap->reason = "cannot read model directory " + dir.string() + ": " + ec.message();
   }
-  std::sort(snap->models.begin(), snap->models.end(),
-            [](auto& a, auto& b) { return a.name < b.name; });
-  if (snap->models.empty()) {
+  sort_by_name(snap->models);
+  if (snap->models.empty() && allow_empty) {
+    snap->state = RegistrySnapshot::State::kReady;
+    snap->reason.clear();
+  } else if (snap->models.empty()) {
     snap->state = RegistrySnapshot::State::kUnavailable;
     if (snap->reason.empty()) {
       snap->reason = snap->failures.empty() ? "no model found in " + dir.string()
@@ -112,24 +147,74 @@ void ModelRegistry::load_all(const fs::path& dir, const BatchOptions& batching) 
   } else {
     snap->state = RegistrySnapshot::State::kReady;
   }
-  for (const LoadedModel& m : snap->models) {
-    const ModelInfo& info = m.model->info();
-    if (info.input_kind == InputKind::kImage) {
-      spdlog::info(
-          "model '{}' loaded from {} ({}, {}x{} gray images, {} classes, batches of up to {} on {} "
-          "compute thread(s)) in {:.1f} ms",
-          m.name, m.dir, info.model_type, info.image.size, info.image.size, m.model->num_classes(),
-          m.batcher->options().max_batch, m.batcher->options().threads, m.load_seconds * 1e3);
-    } else {
-      spdlog::info("model '{}' loaded from {} ({}, {} features, {} classes) in {:.1f} ms", m.name,
-                   m.dir, info.model_type, m.model->num_features(), m.model->num_classes(),
-                   m.load_seconds * 1e3);
-    }
-  }
+  for (const LoadedModel& m : snap->models)
+    log_loaded(m);
   for (const FailedModel& f : snap->failures)
     spdlog::error("model '{}' failed to load: {}", f.name, f.reason);
-  if (snap->models.empty()) spdlog::error("not ready: {}", snap->reason);
+  if (snap->state == RegistrySnapshot::State::kUnavailable)
+    spdlog::error("not ready: {}", snap->reason);
   snapshot_.store(std::move(snap));
+}
+
+Result<LoadedModel> ModelRegistry::load(const std::string& name, const fs::path& dir,
+                                        std::uint64_t memory_budget_bytes) {
+  std::lock_guard lock(write_mutex_);
+  auto old = snapshot();
+  if (old->find(name) != nullptr) {
+    return make_error(ErrorCode::kAlreadyExists, "model '" + name + "' is already loaded");
+  }
+  if (memory_budget_bytes != 0) {
+    std::uint64_t used = 0;
+    for (const LoadedModel& m : old->models)
+      used += m.artifact_bytes;
+    std::error_code ec;
+    std::uint64_t incoming = 0;
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+      if (it->is_regular_file(ec)) incoming += it->file_size(ec);
+    }
+    if (used + incoming > memory_budget_bytes) {
+      return make_error(ErrorCode::kResourceExhausted,
+                        "loading '" + name + "' (" + std::to_string(incoming) +
+                            " bytes) would exceed the model memory budget of " +
+                            std::to_string(memory_budget_bytes) + " bytes (" +
+                            std::to_string(used) + " in use); unload a model first");
+    }
+  }
+  auto entry = load_entry(dir, name, batching_);
+  if (!entry) {
+    spdlog::error("model '{}' failed to load from {}: {}", name, dir.string(),
+                  entry.error().message);
+    return entry.error();
+  }
+  auto next = std::make_shared<RegistrySnapshot>(*old);
+  next->models.push_back(*entry);
+  sort_by_name(next->models);
+  std::erase_if(next->failures, [&](const FailedModel& f) { return f.name == name; });
+  next->state = RegistrySnapshot::State::kReady;
+  next->reason.clear();
+  log_loaded(*entry);
+  snapshot_.store(std::move(next));
+  return entry;
+}
+
+Status ModelRegistry::unload(const std::string& name) {
+  std::shared_ptr<DynamicBatcher> batcher;
+  {
+    std::lock_guard lock(write_mutex_);
+    auto old = snapshot();
+    const LoadedModel* m = old->find(name);
+    if (m == nullptr) {
+      return make_error(ErrorCode::kNotFound,
+                        "model '" + name + "' is not loaded; loaded models: " + old->names());
+    }
+    batcher = m->batcher;
+    auto next = std::make_shared<RegistrySnapshot>(*old);
+    std::erase_if(next->models, [&](const LoadedModel& x) { return x.name == name; });
+    snapshot_.store(std::move(next));
+  }
+  if (batcher) batcher->stop();
+  spdlog::info("model '{}' unloaded", name);
+  return Ok{};
 }
 
 }  // namespace mls::server

@@ -1,14 +1,18 @@
 #pragma once
-// The models `serve` knows: loaded once at start-up, shared read-only by every thread.
-// Readers take a snapshot (one atomic load) and keep it for the whole request.
+// The models `serve` knows: loaded at start-up (and, on a multi-model endpoint, loaded and unloaded
+// through the /models API), shared read-only by every thread. Readers take a snapshot (one atomic
+// load) and keep it for the whole request; writers build a new snapshot and swap it in.
 
 #include <atomic>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "models/core/model.h"
+#include "models/core/status.h"
 #include "server/batching/dynamic_batcher.h"
 #include "server/codec/prediction_encoder.h"
 
@@ -21,6 +25,7 @@ struct LoadedModel {
   std::shared_ptr<const PredictionEncoder> encoder;
   std::shared_ptr<DynamicBatcher> batcher;  // image models: their compute threads; else null
   double load_seconds = 0;
+  std::uint64_t artifact_bytes = 0;  // what the model costs against the memory budget
 };
 
 struct FailedModel {
@@ -46,16 +51,28 @@ class ModelRegistry {
   // Loads every model under dir: dir itself when it holds a manifest, else each sub-directory
   // (named after it). Each model must answer a warm-up prediction to count as loaded; one that
   // fails is reported by name and reason without taking the others down. Image models get a
-  // DynamicBatcher with these options.
-  void load_all(const std::filesystem::path& dir, const BatchOptions& batching = {});
+  // DynamicBatcher with these options. With allow_empty (a multi-model endpoint, whose models
+  // arrive later through load()), no model is still ready.
+  void load_all(const std::filesystem::path& dir, const BatchOptions& batching = {},
+                bool allow_empty = false);
+
+  // Loads one more model (the multi-model API). Errors: kAlreadyExists (name taken),
+  // kResourceExhausted (over memory_budget_bytes; 0 means no budget), or why the artifact failed.
+  Result<LoadedModel> load(const std::string& name, const std::filesystem::path& dir,
+                           std::uint64_t memory_budget_bytes);
+  // Removes a model; its compute threads stop (what still waits for them fails with a 503) and
+  // its memory goes once the last request holding it finishes. Errors: kNotFound.
+  Status unload(const std::string& name);
+
+  std::shared_ptr<const RegistrySnapshot> snapshot() const { return snapshot_.load(); }
 
   // Stops every model's compute threads (failing what still waits); for shutdown.
   void stop();
 
-  std::shared_ptr<const RegistrySnapshot> snapshot() const { return snapshot_.load(); }
-
  private:
   std::atomic<std::shared_ptr<const RegistrySnapshot>> snapshot_;
+  std::mutex write_mutex_;  // one writer at a time; readers never take it
+  BatchOptions batching_;
 };
 
 }  // namespace mls::server
