@@ -10,29 +10,68 @@
 
 namespace mls::cnn {
 
-void im2col3x3(const float* x, const ConvShape& s, float* col) {
-  const std::size_t c = s.c_in;
-  const std::size_t patch = s.patch();
-  for (std::size_t img = 0; img < s.n; ++img) {
-    const float* xi = x + img * s.h * s.w * c;
-    for (std::size_t oy = 0; oy < s.h; ++oy) {
-      for (std::size_t ox = 0; ox < s.w; ++ox) {
-        float* row = col + ((img * s.h + oy) * s.w + ox) * patch;
-        for (std::size_t ky = 0; ky < 3; ++ky) {
-          const std::ptrdiff_t iy = static_cast<std::ptrdiff_t>(oy + ky) - 1;
-          for (std::size_t kx = 0; kx < 3; ++kx) {
-            const std::ptrdiff_t ix = static_cast<std::ptrdiff_t>(ox + kx) - 1;
-            float* dst = row + (ky * 3 + kx) * c;
-            if (iy < 0 || ix < 0 || iy >= static_cast<std::ptrdiff_t>(s.h) ||
-                ix >= static_cast<std::ptrdiff_t>(s.w)) {
-              std::fill(dst, dst + c, 0.0f);
-            } else {
-              const float* src = xi + (static_cast<std::size_t>(iy) * s.w + ix) * c;
-              std::copy(src, src + c, dst);
-            }
-          }
-        }
+namespace {
+
+// Copies and clears of n floats. With n a compile-time constant these expand inline to a few vector
+// moves, where std::copy_n (a memmove) would be a library call per 3×3 tap row.
+inline void copy_floats(const float* src, std::size_t n, float* dst) {
+  std::memcpy(dst, src, n * sizeof(float));
+}
+inline void zero_floats(float* dst, std::size_t n) {
+  std::memset(dst, 0, n * sizeof(float));
+}
+
+// One image. The three taps of a kernel row are adjacent pixels of one input row, and adjacent
+// in the patch too, so each (pixel, kernel row) is one run of 3*c floats (2*c next to c zeros at
+// the left and right edges). kC != 0 fixes c at compile time so the runs become straight moves;
+// the hot case is conv1's single channel, where a run is three floats.
+template <std::size_t kC>
+void im2col3x3_image(const float* x, std::size_t h, std::size_t w, std::size_t c_any, float* col) {
+  const std::size_t c = kC != 0 ? kC : c_any;
+  const std::size_t patch = 9 * c, run = 3 * c;
+  for (std::size_t oy = 0; oy < h; ++oy) {
+    float* out = col + oy * w * patch;
+    for (std::size_t ky = 0; ky < 3; ++ky) {
+      float* dst = out + ky * run;
+      if (oy + ky == 0 || oy + ky > h) {  // the kernel row lies in the zero padding
+        for (std::size_t ox = 0; ox < w; ++ox)
+          zero_floats(dst + ox * patch, run);
+        continue;
       }
+      const float* src = x + (oy + ky - 1) * w * c;
+      if (w == 1) {
+        zero_floats(dst, c);
+        copy_floats(src, c, dst + c);
+        zero_floats(dst + 2 * c, c);
+        continue;
+      }
+      zero_floats(dst, c);
+      copy_floats(src, 2 * c, dst + c);
+      for (std::size_t ox = 1; ox + 1 < w; ++ox)
+        copy_floats(src + (ox - 1) * c, run, dst + ox * patch);
+      float* last = dst + (w - 1) * patch;
+      copy_floats(src + (w - 2) * c, 2 * c, last);
+      zero_floats(last + 2 * c, c);
+    }
+  }
+}
+
+}  // namespace
+
+void im2col3x3(const float* x, const ConvShape& s, float* col) {
+  const std::size_t in = s.h * s.w * s.c_in, out = s.h * s.w * s.patch();
+  for (std::size_t img = 0; img < s.n; ++img) {
+    const float* xi = x + img * in;
+    float* ci = col + img * out;
+    switch (s.c_in) {
+      case 1:
+        im2col3x3_image<1>(xi, s.h, s.w, 1, ci);
+        break;
+      case 16:
+        im2col3x3_image<16>(xi, s.h, s.w, 16, ci);
+        break;
+      default:
+        im2col3x3_image<0>(xi, s.h, s.w, s.c_in, ci);
     }
   }
 }
@@ -86,10 +125,10 @@ void column_sums(const float* dy, std::size_t rows, std::size_t cols, float* db)
 void conv3x3_forward(const float* x, const float* w, const float* b, const ConvShape& s, float* col,
                      float* y) {
   im2col3x3(x, s, col);
-  fill_bias(b, s.rows(), s.c_out, y);
-  // y [rows, c_out] += col [rows, patch] · w [patch, c_out]
-  gemm(false, false, s.rows(), s.c_out, s.patch(), 1.0f, col, s.patch(), w, s.c_out, 1.0f, y,
-       s.c_out);
+  if (b != nullptr) fill_bias(b, s.rows(), s.c_out, y);
+  // y [rows, c_out] (+)= col [rows, patch] · w [patch, c_out]
+  gemm(false, false, s.rows(), s.c_out, s.patch(), 1.0f, col, s.patch(), w, s.c_out,
+       b != nullptr ? 1.0f : 0.0f, y, s.c_out);
 }
 
 void conv3x3_forward_naive(const float* x, const float* w, const float* b, const ConvShape& s,
@@ -177,6 +216,49 @@ void maxpool2x2_backward(const float* dy, const std::uint32_t* argmax, const Poo
   const std::size_t out = s.out_size();
   for (std::size_t i = 0; i < out; ++i)
     dx[argmax[i]] += dy[i];
+}
+
+namespace {
+
+// One output row of bias_relu_maxpool2x2_forward; kC != 0 fixes c so the channel loop unrolls.
+template <std::size_t kC>
+void bias_relu_maxpool_row(const float* top, const float* bottom, const float* bias, std::size_t ow,
+                           std::size_t c_any, float* y) {
+  const std::size_t c = kC != 0 ? kC : c_any;
+  for (std::size_t ox = 0; ox < ow; ++ox) {
+    const float* a = top + 2 * ox * c;
+    const float* b = bottom + 2 * ox * c;
+    float* d = y + ox * c;
+    for (std::size_t ci = 0; ci < c; ++ci) {
+      const float m = std::max(std::max(a[ci], a[c + ci]), std::max(b[ci], b[c + ci])) + bias[ci];
+      d[ci] = m > 0.0f ? m : 0.0f;
+    }
+  }
+}
+
+}  // namespace
+
+void bias_relu_maxpool2x2_forward(const float* x, const float* bias, const PoolShape& s, float* y) {
+  const std::size_t oh = s.out_h(), ow = s.out_w(), c = s.c;
+  const std::size_t in_row = s.w * c, out_row = ow * c;
+  for (std::size_t img = 0; img < s.n; ++img) {
+    const float* xi = x + img * s.h * in_row;
+    float* yi = y + img * oh * out_row;
+    for (std::size_t oy = 0; oy < oh; ++oy) {
+      const float* top = xi + 2 * oy * in_row;
+      float* row = yi + oy * out_row;
+      switch (c) {
+        case 16:
+          bias_relu_maxpool_row<16>(top, top + in_row, bias, ow, c, row);
+          break;
+        case 32:
+          bias_relu_maxpool_row<32>(top, top + in_row, bias, ow, c, row);
+          break;
+        default:
+          bias_relu_maxpool_row<0>(top, top + in_row, bias, ow, c, row);
+      }
+    }
+  }
 }
 
 void dense_forward(const float* x, const float* w, const float* b, std::size_t n, std::size_t in,

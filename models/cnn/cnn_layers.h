@@ -21,7 +21,8 @@ void im2col3x3(const float* x, const ConvShape& s, float* col);
 void col2im3x3(const float* dcol, const ConvShape& s, float* dx);
 
 // y [n, h, w, c_out] = im2col(x) · w + b. col [n*h*w, 9*c_in] is scratch kept for the backward
-// pass.
+// pass. With b null, y is the bare product, for a caller that adds the bias later (fused into the
+// pooling).
 void conv3x3_forward(const float* x, const float* w, const float* b, const ConvShape& s, float* col,
                      float* y);
 // The direct six-loop convolution, for tests only.
@@ -50,6 +51,11 @@ void maxpool2x2_forward(const float* x, const PoolShape& s, float* y, std::uint3
 // dx [n, h, w, c]: dy routed to each window's maximum, zero elsewhere.
 void maxpool2x2_backward(const float* dy, const std::uint32_t* argmax, const PoolShape& s,
                          float* dx);
+// Inference only, for the output x of an unbiased convolution: y = max(0, bias + window maximum)
+// — the same as adding the bias, relu_forward, then maxpool2x2_forward (adding a constant and the
+// ReLU both commute with the max, and rounding is monotonic, so even the bits agree) — in one
+// pass, without recording winners nobody will read. bias [c].
+void bias_relu_maxpool2x2_forward(const float* x, const float* bias, const PoolShape& s, float* y);
 
 // y [n, out] = x [n, in] · w [in, out] + b [out].
 void dense_forward(const float* x, const float* w, const float* b, std::size_t n, std::size_t in,

@@ -122,11 +122,11 @@ void CnnNetwork::forward(const float* p, const float* x, std::size_t n,
 
 void CnnNetwork::predict(std::span<const float> params, const float* x, std::size_t n, float* probs,
                          CnnScratch& scratch) const {
-  if (n == 0) return;
-  forward(params.data(), x, n, std::nullopt, scratch);
-  std::copy(scratch.logits.begin(),
-            scratch.logits.begin() + static_cast<std::ptrdiff_t>(n * arch_.num_classes), probs);
-  softmax_rows(probs, n, arch_.num_classes);
+  const std::size_t k = arch_.num_classes, features = num_features();
+  for (std::size_t start = 0; start < n; start += kPredictBlock) {
+    inference_forward(arch_, layout_, params.data(), x + start * features,
+                      std::min(kPredictBlock, n - start), probs + start * k, scratch.inference);
+  }
 }
 
 float CnnNetwork::loss_and_gradient(std::span<const float> params, const float* x,

@@ -15,6 +15,7 @@
 #include <span>
 #include <vector>
 
+#include "models/cnn/cnn_inference.h"
 #include "models/core/status.h"
 
 namespace mls::cnn {
@@ -42,9 +43,11 @@ struct CnnLayout {
 };
 CnnLayout make_layout(const CnnArch& arch);
 
-// Every activation of one forward pass, and its gradient, for up to `capacity` images. Grows on
-// demand; one per thread (the network itself is immutable).
+// Every activation of one forward pass, and its gradient, for up to `capacity` images; and the
+// inference pass's own, smaller buffers. Grows on demand; one per thread (the network itself is
+// immutable).
 struct CnnScratch {
+  InferenceScratch inference;
   std::size_t capacity = 0;
   std::vector<float> col1, a1, p1, col2, a2, p2, h, mask, logits, probs;
   std::vector<std::uint32_t> arg1, arg2;
@@ -64,7 +67,16 @@ class CnnNetwork {
   // SplitMix64(seed) in parameter order: same seed, same bits on every platform.
   std::vector<float> init_params(std::uint64_t seed) const;
 
-  // x [n, s*s] -> probs [n, classes]; no dropout. params [num_params].
+  // Images per inference pass in predict. One: every image then takes exactly the same BLAS calls
+  // whatever batch it came in, so its probabilities are bit-identical batched or alone (the BLAS
+  // picks kernels by matrix shape, and a batch-1 dense layer is a gemv). Blocks of 4 were only
+  // 1-2 % faster on the bench machine (5-7 % with AVX2-only kernels), not worth giving that up;
+  // 16 and more were slower, their activations overflowing the cache (bench/RESULTS.md).
+  static constexpr std::size_t kPredictBlock = 1;
+
+  // x [n, s*s] -> probs [n, classes]; no dropout. Runs the inference-only pass (cnn_inference.h)
+  // in blocks of kPredictBlock images; it agrees with the training forward's softmax to float
+  // rounding. params [num_params]; only scratch.inference is used.
   void predict(std::span<const float> params, const float* x, std::size_t n, float* probs,
                CnnScratch& scratch) const;
 

@@ -1,6 +1,5 @@
 #include "models/cnn/conv_net.h"
 
-#include <algorithm>
 #include <cmath>
 #include <string>
 #include <utility>
@@ -44,12 +43,8 @@ Result<ConvNet> ConvNet::create(ModelInfo info, const cnn::CnnArch& arch,
 }
 
 void ConvNet::predict_proba(MatrixView x, std::span<float> out) const {
-  cnn::CnnScratch scratch;  // per call: nothing mutable is shared between threads
-  const std::size_t k = network_.arch().num_classes;
-  for (std::size_t start = 0; start < x.rows; start += kBlock) {
-    const std::size_t n = std::min(kBlock, x.rows - start);
-    network_.predict(params_, x.row(start), n, out.data() + start * k, scratch);
-  }
+  thread_local cnn::CnnScratch scratch;
+  network_.predict(params_, x.data, x.rows, out.data(), scratch);
 }
 
 }  // namespace mls

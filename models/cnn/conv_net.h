@@ -1,5 +1,6 @@
 #pragma once
-// The trained CNN as a Model: immutable parameters, per-call scratch, safe to share across threads.
+// The trained CNN as a Model: immutable parameters, per-thread scratch, safe to share across
+// threads.
 
 #include <span>
 #include <vector>
@@ -23,10 +24,13 @@ class ConvNet final : public Model {
   std::span<const float> params() const { return params_; }
 
   // x: [n, side*side] normalised pixels; out: [n, classes]. Rows are run in blocks of kBlock
-  // images, so memory stays bounded for any n.
+  // images (CnnNetwork::kPredictBlock), so memory stays bounded for any n and a row's result does
+  // not depend on the rows batched with it.
+  // The activations live in a thread_local scratch that every ConvNet on the thread reuses: nothing
+  // mutable is shared between threads, and no call pays for allocating and paging in fresh buffers.
   void predict_proba(MatrixView x, std::span<float> out) const override;
 
-  static constexpr std::size_t kBlock = 64;
+  static constexpr std::size_t kBlock = cnn::CnnNetwork::kPredictBlock;
 
  private:
   ConvNet(ModelInfo info, cnn::CnnNetwork network, std::vector<float> params);

@@ -50,6 +50,70 @@ TEST(CnnLayers, Im2colConvMatchesNaiveConv) {
   }
 }
 
+// im2col against its definition, entry by entry, for the specialised channel counts (1, 16) and
+// a generic one, with the narrow widths where the left and right edges meet.
+TEST(CnnLayers, Im2colMatchesItsDefinition) {
+  for (const ConvShape s :
+       {ConvShape{2, 4, 5, 1, 1}, ConvShape{1, 3, 2, 16, 1}, ConvShape{2, 3, 1, 3, 1},
+        ConvShape{1, 1, 4, 1, 1}, ConvShape{1, 6, 7, 16, 1}}) {
+    const auto x = random_vector(s.n * s.h * s.w * s.c_in, 6);
+    std::vector<float> col(s.rows() * s.patch(), -7.0f);
+    im2col3x3(x.data(), s, col.data());
+    for (std::size_t img = 0; img < s.n; ++img) {
+      for (std::size_t oy = 0; oy < s.h; ++oy) {
+        for (std::size_t ox = 0; ox < s.w; ++ox) {
+          for (std::size_t k = 0; k < 9; ++k) {
+            for (std::size_t ci = 0; ci < s.c_in; ++ci) {
+              const auto iy = static_cast<std::ptrdiff_t>(oy + k / 3) - 1;
+              const auto ix = static_cast<std::ptrdiff_t>(ox + k % 3) - 1;
+              const bool inside = iy >= 0 && ix >= 0 && iy < static_cast<std::ptrdiff_t>(s.h) &&
+                                  ix < static_cast<std::ptrdiff_t>(s.w);
+              const float want = inside ? x[((img * s.h + static_cast<std::size_t>(iy)) * s.w +
+                                             static_cast<std::size_t>(ix)) *
+                                                s.c_in +
+                                            ci]
+                                        : 0.0f;
+              ASSERT_EQ(col[((img * s.h + oy) * s.w + ox) * s.patch() + k * s.c_in + ci], want)
+                  << "image " << img << " (" << oy << ", " << ox << ") tap " << k << " channel "
+                  << ci;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(CnnLayers, ConvWithoutBiasIsTheBareProduct) {
+  const ConvShape s{2, 6, 5, 16, 8};
+  const auto x = random_vector(s.n * s.h * s.w * s.c_in, 7);
+  const auto w = random_vector(s.patch() * s.c_out, 8);
+  const std::vector<float> zero(s.c_out, 0.0f);
+  std::vector<float> col(s.rows() * s.patch()), bare(s.rows() * s.c_out, 99.0f),
+      biased(s.rows() * s.c_out);
+  conv3x3_forward(x.data(), w.data(), nullptr, s, col.data(), bare.data());
+  conv3x3_forward(x.data(), w.data(), zero.data(), s, col.data(), biased.data());
+  EXPECT_EQ(bare, biased);
+}
+
+// The fused inference pooling gives the very bits of bias, ReLU, then the training pooling.
+TEST(CnnLayers, BiasReluMaxPoolEqualsItsParts) {
+  for (const PoolShape s :
+       {PoolShape{2, 6, 4, 16}, PoolShape{1, 5, 7, 32}, PoolShape{3, 4, 3, 3}}) {
+    const auto x = random_vector(s.in_size(), 9);
+    const auto b = random_vector(s.c, 10, 0.5f);
+    std::vector<float> fused(s.out_size()), parts(s.out_size()), shifted(x);
+    std::vector<std::uint32_t> arg(s.out_size());
+    bias_relu_maxpool2x2_forward(x.data(), b.data(), s, fused.data());
+    for (std::size_t i = 0; i < shifted.size(); ++i)
+      shifted[i] += b[i % s.c];
+    relu_forward(shifted.data(), shifted.size());
+    maxpool2x2_forward(shifted.data(), s, parts.data(), arg.data());
+    EXPECT_EQ(fused, parts);
+    EXPECT_TRUE(std::any_of(fused.begin(), fused.end(), [](float v) { return v == 0.0f; }));
+  }
+}
+
 TEST(CnnLayers, Col2imIsTheAdjointOfIm2col) {
   const ConvShape s{2, 5, 6, 3, 1};
   const auto x = random_vector(s.n * s.h * s.w * s.c_in, 4);
