@@ -26,3 +26,5 @@ fi
 here=$(cd "$(dirname "$0")" && pwd)
 # The deploy kit's tests (moto, AWS CLI, cfn-lint, kubernetes-validate in a pinned venv).
 bash "$here/install-deploy-deps.sh"
+# The container suite (debootstrap for the local base images).
+bash "$here/install-container-deps.sh"
