@@ -179,6 +179,17 @@ Command parse_command_line(int argc, char** argv) {
   CLI::App* train = app.add_subcommand("train", "train a model (SageMaker training job)");
   add_train_flags(*train, cmd);
 
+  CLI::App* health = app.add_subcommand(
+      "healthcheck", "GET /ping on the local server; exit 0 on 200 (for Docker HEALTHCHECK)");
+  long long health_timeout_ms = 2000;
+  health->add_option("-p,--port", cmd.healthcheck.port, "the server's port")
+      ->envname("SAGEMAKER_BIND_TO_PORT")
+      ->capture_default_str();
+  health->add_option("--host", cmd.healthcheck.host, "the server's address")->capture_default_str();
+  health->add_option("--timeout-ms", health_timeout_ms, "give up after this long")
+      ->check(CLI::Range(1LL, 60'000LL))
+      ->capture_default_str();
+
   std::vector<std::string> args = arguments(argc, argv);
   std::reverse(args.begin(), args.end());  // CLI11 takes the arguments in reverse order
   try {
@@ -187,6 +198,11 @@ Command parse_command_line(int argc, char** argv) {
     cmd.kind = Command::Kind::kExit;
     cmd.exit_code = app.exit(e);
     if (cmd.exit_code != 0) std::fprintf(stderr, "\n%s", app.help().c_str());
+    return cmd;
+  }
+  if (health->parsed()) {
+    cmd.kind = Command::Kind::kHealthcheck;
+    cmd.healthcheck.timeout = std::chrono::milliseconds(health_timeout_ms);
     return cmd;
   }
   if (train->parsed()) {

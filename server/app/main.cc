@@ -1,5 +1,5 @@
 // mls: one executable, `serve` (the default) or `train`, as SageMaker runs `docker run IMAGE
-// serve|train`.
+// serve|train`; `healthcheck` probes a running server.
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -14,6 +14,8 @@ int main(int argc, char** argv) {
   try {
     const Command cmd = mls::server::parse_command_line(argc, argv);
     if (cmd.kind == Command::Kind::kExit) return cmd.exit_code;
+    if (cmd.kind == Command::Kind::kHealthcheck)
+      return mls::server::run_healthcheck(cmd.healthcheck);
     if (auto s = mls::server::init_logging(cmd.log_level, cmd.log_format); !s) {
       std::fprintf(stderr, "mls: %s\n", s.error().message.c_str());
       return 2;

@@ -1,8 +1,8 @@
 """The image with the real Docker engine, driven through local_test's own scripts.
 
 Builds container/Dockerfile (creating the Debian base images first when the engine has none),
-then, as root, as a non-root user, with a read-only root filesystem, and for the `minimal`
-target as a non-root user on a read-only root filesystem: trains the forest and
+then, for the default (FROM scratch) image as root, as a non-root user and with a read-only root
+filesystem, and for the `slim` target (bookworm-slim) as root: trains the forest and
 the CNN with local_test/train_local.sh into a temporary copy of local_test/test_dir, serves both
 with local_test/serve_local.sh, checks /ping and the predictions for local_test/payloads through
 local_test/predict.sh, and stops the container under load: exit code 0, inside the grace period,
@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[2]
 LOCAL_TEST = REPO / "local_test"
 PAYLOADS = LOCAL_TEST / "payloads"
 IMAGE = os.environ.get("MLS_IMAGE", "mls:test")
-MINIMAL_IMAGE = IMAGE + "-minimal"  # docker build --target minimal
+SLIM_IMAGE = IMAGE + "-slim"  # docker build --target slim
 GRACE_SECONDS = 30  # SageMaker's wait between SIGTERM and SIGKILL
 
 # Labels of the ready payloads: the pulsar files list theirs in expected_labels.txt; the X-ray
@@ -42,7 +42,7 @@ VARIANTS = {
     "root": (IMAGE, ""),
     "nonroot": (IMAGE, "--user 1000:1000"),
     "readonly": (IMAGE, "--read-only --tmpfs /tmp"),
-    "minimal": (MINIMAL_IMAGE, "--user 1000:1000 --read-only --tmpfs /tmp"),
+    "slim": (SLIM_IMAGE, ""),
 }
 
 
@@ -70,9 +70,9 @@ def image():
         nice = f"NICE={os.environ.get('MLS_BUILD_NICE', '10')}"
         run(["docker", "build", "-f", "container/Dockerfile", "-t", IMAGE,
              "--build-arg", nice, "."], timeout=3600)
-        # Every stage is in the layer cache by now: this only tags the minimal one.
-        run(["docker", "build", "-f", "container/Dockerfile", "-t", MINIMAL_IMAGE,
-             "--target", "minimal", "--build-arg", nice, "."], timeout=3600)
+        # Every stage is in the layer cache by now: this only tags the slim one.
+        run(["docker", "build", "-f", "container/Dockerfile", "-t", SLIM_IMAGE,
+             "--target", "slim", "--build-arg", nice, "."], timeout=3600)
     inspect = json.loads(run(["docker", "image", "inspect", IMAGE], timeout=60).stdout)[0]
     return inspect
 
@@ -82,9 +82,10 @@ def test_image_metadata(image):
     assert config["Entrypoint"] == ["/usr/local/bin/mls"]  # exec form, no init wrapper
     assert "8080/tcp" in config["ExposedPorts"]
     assert config["Labels"]["com.amazonaws.sagemaker.capabilities.accept-bind-to-port"] == "true"
-    assert config["Healthcheck"]["Test"][0] == "CMD"
+    assert config["Labels"]["com.amazonaws.sagemaker.capabilities.multi-models"] == "true"
+    assert config["Healthcheck"]["Test"] == ["CMD", "/usr/local/bin/mls", "healthcheck"]
     # `serve` and `train` on PATH, as SageMaker's scikit-learn example expects.
-    for img in (IMAGE, MINIMAL_IMAGE):
+    for img in (IMAGE, SLIM_IMAGE):
         for name, flag in (("serve", "--port"), ("train", "--input-dir")):
             out = run(["docker", "run", "--rm", "--entrypoint", name, img, "--help"], timeout=60)
             assert flag in out.stdout
@@ -231,8 +232,8 @@ def test_train_serve_predict_stop(image, tmp_path, variant):
         assert labels_of(predict(port, "xray_pneumonia.png", "image/png")) == [1]
         assert labels_of(predict(port, "xray_batch.npy", "application/x-npy")) == [1] * 8
 
-        if variant == "root":
-            # The HEALTHCHECK (bash /dev/tcp, no curl in the image) turns healthy.
+        if variant in ("root", "slim"):
+            # The HEALTHCHECK (`mls healthcheck`: no shell or curl in the image) turns healthy.
             deadline = time.monotonic() + 40
             status = ""
             while time.monotonic() < deadline and status != "healthy":
