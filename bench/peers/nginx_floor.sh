@@ -27,4 +27,5 @@ BODY=$body PREFIX=$prefix PORT=$port awk '{
   i = index($0, "@BODY@"); if (i) $0 = substr($0, 1, i - 1) ENVIRON["BODY"] substr($0, i + 6);
   print }' "$here/nginx_floor.conf" > "$prefix/nginx.conf"
 NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}  # /usr/sbin is often not on a user's PATH
-exec "$NGINX" -p "$prefix" -e "$prefix/error.log" -c "$prefix/nginx.conf" -g 'daemon off;'
+# env -u NGINX: nginx itself reads a variable of that name as a list of inherited sockets.
+exec env -u NGINX "$NGINX" -p "$prefix" -e "$prefix/error.log" -c "$prefix/nginx.conf" -g 'daemon off;'
