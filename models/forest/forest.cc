@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <string>
 
+#include "models/forest/compact_predict.h"
+
 namespace mls {
 namespace {
 
@@ -17,7 +19,9 @@ Error bad_node(std::size_t tree, std::size_t node, const std::string& what) {
 }  // namespace
 
 RandomForest::RandomForest(ModelInfo info, ForestArrays arrays)
-    : info_(std::move(info)), arrays_(std::move(arrays)) {}
+    : info_(std::move(info)),
+      arrays_(std::move(arrays)),
+      compact_(detail::build_compact_forest(arrays_, info_.num_features)) {}
 
 Result<RandomForest> RandomForest::create(ModelInfo info, ForestArrays arrays) {
   const std::size_t num_classes = info.class_labels.size();
@@ -84,6 +88,11 @@ void walk_to_leaves(const ForestNode* nodes, const float* const* rows, std::int3
 }  // namespace
 
 void RandomForest::predict_proba(MatrixView x, std::span<float> out) const {
+  if (compact_) {
+    detail::compact_predict_proba(*compact_, arrays_.leaf_values, num_classes(), x, out);
+    return;
+  }
+  // The generic walk over forest.bin's own arrays, for forests the compact encoding cannot hold.
   const std::size_t k = num_classes();
   const std::size_t trees = num_trees();
   const ForestNode* nodes = arrays_.nodes.data();

@@ -1,31 +1,18 @@
 #pragma once
-// A fitted random forest laid out for inference: every tree's nodes in one flat array, in
-// depth-first order, with leaf class distributions in a second array (struct of arrays).
+// A fitted random forest: the arrays forest.bin stores (forest_arrays.h), and the packed copy of
+// them that prediction walks (compact_forest.h), built once in create().
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
 #include "models/core/model.h"
 #include "models/core/status.h"
+#include "models/forest/compact_forest.h"
+#include "models/forest/forest_arrays.h"
 
 namespace mls {
-
-// 16 bytes. An inner node sends x[feature] <= threshold left. A leaf has feature == kLeaf and
-// keeps the row of its class distribution in leaf_values in `left`.
-struct ForestNode {
-  static constexpr std::int32_t kLeaf = -1;
-  float threshold = 0;
-  std::int32_t feature = kLeaf;
-  std::int32_t left = 0;
-  std::int32_t right = 0;
-};
-
-struct ForestArrays {
-  std::vector<ForestNode> nodes;          // all trees, concatenated
-  std::vector<std::int32_t> tree_starts;  // index of each tree's root in nodes
-  std::vector<float> leaf_values;         // [num_leaves, num_classes], each row a distribution
-};
 
 class RandomForest final : public Model {
  public:
@@ -37,6 +24,8 @@ class RandomForest final : public Model {
   const ForestArrays& arrays() const { return arrays_; }
   std::size_t num_trees() const { return arrays_.tree_starts.size(); }
   std::size_t num_nodes() const { return arrays_.nodes.size(); }
+  // Whether predict_proba walks the packed 8-byte layout (false: the generic walk of arrays()).
+  bool uses_compact_layout() const { return compact_.has_value(); }
 
   void predict_proba(MatrixView x, std::span<float> out) const override;
 
@@ -45,6 +34,8 @@ class RandomForest final : public Model {
 
   ModelInfo info_;
   ForestArrays arrays_;
+  // Empty only for forests the 8-byte encoding cannot hold; those take the generic walk.
+  std::optional<detail::CompactForest> compact_;
 };
 
 }  // namespace mls

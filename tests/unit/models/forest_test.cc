@@ -100,7 +100,7 @@ TEST(ForestTest, ThreeClassLeaves) {
 
 TEST(ForestTest, BatchEqualsRowByRowAcrossBlocks) {
   const RandomForest forest = make_forest(forest_info(2), testing::two_tree_arrays());
-  // 150 rows: more than two 64-row blocks, with a partial last block.
+  // 150 rows: several lane groups, with a partial last one (forest_compact_test.cc covers blocks).
   Matrix x;
   x.cols = 2;
   std::uint32_t state = 12345;
