@@ -125,7 +125,7 @@ void add_serve_flags(CLI::App& serve, Command& cmd, unsigned& max_payload_mb, lo
   add_logging_flags(serve, cmd);
 }
 
-void add_train_flags(CLI::App& train, Command& cmd) {
+CLI::Option* add_train_flags(CLI::App& train, Command& cmd) {
   TrainOptions& o = cmd.train;
   train.add_option("--input-dir", o.input_dir, "holds config/ and data/<channel>/")
       ->envname("SM_INPUT_DIR")
@@ -136,12 +136,16 @@ void add_train_flags(CLI::App& train, Command& cmd) {
   train.add_option("--output-dir", o.output_dir, "where 'failure' is written on error")
       ->envname("SM_OUTPUT_DIR")
       ->capture_default_str();
-  train
-      .add_option("--checkpoint-dir", o.checkpoint_dir,
-                  "checkpoints for resuming an interrupted job")
-      ->envname("SM_CHECKPOINT_DIR")
-      ->capture_default_str();
+  CLI::Option* checkpoint_dir =
+      train
+          .add_option(
+              "--checkpoint-dir", o.checkpoint_dir,
+              "checkpoints for resuming an interrupted job (default: checkpointconfig.json's "
+              "LocalPath, else /opt/ml/checkpoints)")
+          ->envname("SM_CHECKPOINT_DIR")
+          ->capture_default_str();
   add_logging_flags(train, cmd);
+  return checkpoint_dir;
 }
 
 // `serve` and `train` may also be the program's own name (symlinks on PATH, as SageMaker's
@@ -177,7 +181,7 @@ Command parse_command_line(int argc, char** argv) {
   add_serve_flags(*serve, cmd, max_payload_mb, timeout_s, idle_s, drain_s, emf_s, batch_delay_us,
                   memory_budget_mb, bad_record);
   CLI::App* train = app.add_subcommand("train", "train a model (SageMaker training job)");
-  add_train_flags(*train, cmd);
+  CLI::Option* checkpoint_dir = add_train_flags(*train, cmd);
 
   CLI::App* health = app.add_subcommand(
       "healthcheck", "GET /ping on the local server; exit 0 on 200 (for Docker HEALTHCHECK)");
@@ -207,6 +211,8 @@ Command parse_command_line(int argc, char** argv) {
   }
   if (train->parsed()) {
     cmd.kind = Command::Kind::kTrain;
+    cmd.train.checkpoint_dir_given =
+        checkpoint_dir->count() > 0 || !env("SM_CHECKPOINT_DIR").empty();
     return cmd;
   }
   cmd.kind = Command::Kind::kServe;

@@ -45,6 +45,9 @@ struct TrainOptions {
   std::string model_dir = "/opt/ml/model";    // SM_MODEL_DIR
   std::string output_dir = "/opt/ml/output";  // SM_OUTPUT_DIR
   std::string checkpoint_dir = "/opt/ml/checkpoints";
+  // Set when --checkpoint-dir or SM_CHECKPOINT_DIR chose checkpoint_dir; otherwise the LocalPath of
+  // input/config/checkpointconfig.json (SageMaker's CheckpointConfig) wins over the default.
+  bool checkpoint_dir_given = false;
 };
 
 }  // namespace mls::server

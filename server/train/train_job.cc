@@ -159,7 +159,19 @@ void write_failure(const TrainOptions& options, const std::string& reason) {
   }
 }
 
-Status run(const TrainOptions& options, const std::atomic<bool>& stop) {
+// SageMaker's CheckpointConfig.LocalPath, unless a flag or SM_CHECKPOINT_DIR chose the directory.
+TrainOptions with_checkpoint_config(TrainOptions options, const std::string& config_json) {
+  if (options.checkpoint_dir_given) return options;
+  const auto j = nlohmann::json::parse(config_json, nullptr, /*allow_exceptions=*/false);
+  if (j.is_object() && j.contains("LocalPath") && j["LocalPath"].is_string() &&
+      !j["LocalPath"].get<std::string>().empty()) {
+    options.checkpoint_dir = j["LocalPath"].get<std::string>();
+    spdlog::info("checkpoints in {} (checkpointconfig.json LocalPath)", options.checkpoint_dir);
+  }
+  return options;
+}
+
+Status run(TrainOptions options, const std::atomic<bool>& stop) {
   const fs::path config = fs::path(options.input_dir) / "config";
   const fs::path data = fs::path(options.input_dir) / "data";
   auto hp = read_hyperparameters(config / "hyperparameters.json");
@@ -169,6 +181,8 @@ Status run(const TrainOptions& options, const std::atomic<bool>& stop) {
     auto cfg = read_json_config(config / name);
     if (!cfg) return cfg.error();
     if (*cfg) spdlog::debug("{}: {}", name, **cfg);
+    if (*cfg && std::string_view(name) == "checkpointconfig.json")
+      options = with_checkpoint_config(std::move(options), **cfg);
   }
   std::error_code ec;
   if (!fs::is_directory(data / "training", ec)) {
@@ -214,6 +228,9 @@ int run_train_job(const TrainOptions& options, const std::atomic<bool>& stop) {
     write_failure(options, status.error().message);
     return 1;
   }
+  // A failure file left by an earlier run in the same output dir would contradict this success.
+  std::error_code ec;
+  fs::remove(fs::path(options.output_dir) / "failure", ec);
   spdlog::info("training finished in {:.2f} s", seconds_since(start));
   return 0;
 }
