@@ -3,6 +3,8 @@
 #include <bit>
 #include <cstring>
 
+#include "models/core/weights_header.h"
+
 namespace mls {
 namespace {
 
@@ -57,21 +59,9 @@ std::string encode_forest_weights(const RandomForest& forest) {
 }
 
 Result<RandomForest> decode_forest_weights(std::string_view bytes, ModelInfo info) {
-  Header h{};
-  if (bytes.size() < sizeof h) {
-    return make_error(ErrorCode::kDataLoss, "truncated: " + std::to_string(bytes.size()) +
-                                                " bytes is shorter than the header");
-  }
-  std::memcpy(&h, bytes.data(), sizeof h);
-  bytes.remove_prefix(sizeof h);
-  if (std::memcmp(h.magic, kMagic, sizeof kMagic) != 0) {
-    return make_error(ErrorCode::kDataLoss, "not a forest weights file (bad magic)");
-  }
-  if (h.version != kVersion) {
-    return make_error(ErrorCode::kUnsupported,
-                      "weights version " + std::to_string(h.version) +
-                          " is not supported (this build reads version 1)");
-  }
+  auto header = read_weights_header<Header>(bytes, kMagic, kVersion, "forest");
+  if (!header) return header.error();
+  const Header& h = *header;
   if (h.num_classes != info.class_labels.size() || h.num_features != info.num_features) {
     return make_error(ErrorCode::kDataLoss, "classes or features disagree with manifest.json");
   }
