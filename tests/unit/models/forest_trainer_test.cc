@@ -206,6 +206,39 @@ TEST(ForestTrainerTest, SplitsBetweenAdjacentAndExtremeValues) {
   }
 }
 
+TEST(ForestTrainerTest, StumpOnManyMixedSignValuesSplitsAtTheBoundary) {
+  // 2,000 rows (over the radix sort's threshold) of negative, positive, -0.0 and +0.0 values: the
+  // one split must fall between the largest value of class 0 and the smallest of class 1.
+  TestRng rng(11);
+  TabularDataset data;
+  const std::size_t n = 2000;
+  std::vector<float> x(n);
+  for (std::size_t i = 0; i < n; ++i)
+    x[i] = i % 97 == 0 ? (i % 2 ? -0.0f : 0.0f) : static_cast<float>(rng.uniform() * 200 - 100);
+  float largest_below = -1e30f, smallest_above = 1e30f;
+  for (std::size_t i = 0; i < n; ++i) {
+    const bool positive = x[i] > -37.25f;
+    data.y.push_back(positive ? 1 : 0);
+    if (positive)
+      smallest_above = std::min(smallest_above, x[i]);
+    else
+      largest_below = std::max(largest_below, x[i]);
+  }
+  data.x = {x, n, 1};
+  data.class_labels = {0, 1};
+  ForestParams params = small_params(1);
+  params.bootstrap = false;
+  params.max_depth = 1;
+  const ForestTrainResult result = train_ok(data, params);
+  ASSERT_EQ(result.forest.num_nodes(), 3u);
+  const std::vector<float> proba = predict(result.forest, data.x);
+  for (std::size_t i = 0; i < n; ++i)
+    ASSERT_EQ(proba[2 * i + 1], data.y[i] == 1 ? 1.0f : 0.0f) << "row " << i << " x=" << x[i];
+  // Probe just either side of the class boundary.
+  const std::vector<float> probes = {largest_below, smallest_above};
+  EXPECT_EQ(predict(result.forest, {probes, 2, 1}), (std::vector<float>{1, 0, 0, 1}));
+}
+
 TEST(ForestTrainerTest, BalancedClassWeightOnAConstantFeatureIsExact) {
   // 90 zeros and 10 ones that no split can separate: one leaf holding the (weighted) class mix.
   TabularDataset data;
