@@ -8,6 +8,7 @@ packages=(
   libgtest-dev libgmock-dev
   python3 python3-pytest python3-requests python3-prometheus-client python3-numpy python3-pil
   clang-format curl
+  clang libclang-rt-14-dev
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -65,6 +65,18 @@ Status write_file_atomically(const fs::path& path, std::string_view bytes) {
     return make_error(ErrorCode::kInternal,
                       path.string() + ": cannot rename into place: " + reason);
   }
+  // The rename is durable only once the directory entry is on disk too.
+  const fs::path parent = path.has_parent_path() ? path.parent_path() : fs::path(".");
+  const int dir_fd = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd >= 0) {
+    const bool synced = ::fsync(dir_fd) == 0 || errno == EINVAL;  // some file systems refuse
+    const std::string reason = synced ? "" : std::strerror(errno);
+    ::close(dir_fd);
+    if (!synced) {
+      return make_error(ErrorCode::kInternal,
+                        parent.string() + ": cannot flush the directory: " + reason);
+    }
+  }
   return Ok{};
 }
 

@@ -3,12 +3,19 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+
+#include "models/core/json_depth.h"
 
 namespace mls {
 
 using nlohmann::json;
 
 namespace {
+
+constexpr int kMaxManifestDepth = 64;
 
 json parse_or_empty(const std::string& text) {
   json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
@@ -17,6 +24,31 @@ json parse_or_empty(const std::string& text) {
 
 Error malformed(const std::string& what) {
   return make_error(ErrorCode::kDataLoss, what);
+}
+
+// A field of the wrong numeric kind. nlohmann's get<integer>() casts a float (which is also what a
+// too-large integer literal parses to) with a plain static_cast: undefined behaviour out of range.
+struct BadNumber {
+  std::string message;
+};
+
+std::uint64_t unsigned_at(const json& parent, const char* key) {
+  const json& v = parent.at(key);
+  if (!v.is_number_unsigned()) {
+    throw BadNumber{std::string(key) + " must be an integer from 0 to 2^64-1, not " + v.dump()};
+  }
+  return v.get<std::uint64_t>();
+}
+
+// Finite and within float's range (a double beyond it converts with undefined behaviour).
+float float_at(const json& parent, const char* key) {
+  const json& v = parent.at(key);
+  if (!v.is_number()) throw BadNumber{std::string(key) + " must be a number, not " + v.dump()};
+  const double d = v.get<double>();
+  if (!std::isfinite(d) || std::fabs(d) > std::numeric_limits<float>::max()) {
+    throw BadNumber{std::string(key) + " is out of the float range: " + v.dump()};
+  }
+  return static_cast<float>(d);
 }
 
 }  // namespace
@@ -45,20 +77,26 @@ std::string manifest_to_json(const Manifest& m) {
 }
 
 Result<Manifest> manifest_from_json(std::string_view text) {
-  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  // training.metrics and training.hyperparameters are kept with dump(), which recurses.
+  CappedJson parsed = parse_json_capped(text, kMaxManifestDepth);
+  if (parsed.too_deep) {
+    return malformed("JSON nested deeper than " + std::to_string(kMaxManifestDepth) + " levels");
+  }
+  json& j = parsed.value;
   if (j.is_discarded() || !j.is_object()) return malformed("not a JSON object");
   try {
     if (j.value("format", "") != kArtifactFormat) {
       return malformed("\"format\" is not \"" + std::string(kArtifactFormat) + "\"");
     }
     Manifest m;
-    m.format_version = j.at("format_version").get<int>();
-    if (m.format_version != kArtifactFormatVersion) {
+    const std::uint64_t version = unsigned_at(j, "format_version");
+    if (version != static_cast<std::uint64_t>(kArtifactFormatVersion)) {
       return make_error(ErrorCode::kUnsupported,
-                        "format_version " + std::to_string(m.format_version) +
+                        "format_version " + std::to_string(version) +
                             " is not supported (this build reads version " +
                             std::to_string(kArtifactFormatVersion) + ")");
     }
+    m.format_version = kArtifactFormatVersion;
     m.name = j.value("name", "");
     m.created_by = j.value("created_by", "");
     m.info.model_type = j.at("model_type").get<std::string>();
@@ -67,19 +105,19 @@ Result<Manifest> manifest_from_json(std::string_view text) {
     if (kind != "tabular" && kind != "image")
       return malformed("input.kind must be tabular or image");
     m.info.input_kind = kind == "tabular" ? InputKind::kTabular : InputKind::kImage;
-    m.info.num_features = input.at("num_features").get<std::size_t>();
+    m.info.num_features = unsigned_at(input, "num_features");
     if (m.info.input_kind == InputKind::kImage) {
       const json& image = input.at("image");
-      const auto side = image.at("height").get<std::size_t>();
-      if (side == 0 || side > 4096 || image.at("width").get<std::size_t>() != side ||
+      const std::uint64_t side = unsigned_at(image, "height");
+      if (side == 0 || side > 4096 || unsigned_at(image, "width") != side ||
           side * side != m.info.num_features) {
         return malformed(
             "input.image must be square, at most 4096 pixels a side, and match "
             "input.num_features");
       }
       m.info.image.size = side;
-      m.info.image.mean = image.at("mean").get<float>();
-      m.info.image.std = image.at("std").get<float>();
+      m.info.image.mean = float_at(image, "mean");
+      m.info.image.std = float_at(image, "std");
       if (!std::isfinite(m.info.image.mean) || !std::isfinite(m.info.image.std) ||
           !(m.info.image.std > 0)) {
         return malformed("input.image.mean must be finite and input.image.std positive");
@@ -101,7 +139,7 @@ Result<Manifest> manifest_from_json(std::string_view text) {
         m.weights_file.starts_with(".")) {
       return malformed("weights.file must be a plain file name next to the manifest");
     }
-    m.weights_size = weights.at("size_bytes").get<std::uint64_t>();
+    m.weights_size = unsigned_at(weights, "size_bytes");
     m.weights_sha256 = weights.at("sha256").get<std::string>();
     if (j.contains("training")) {
       m.info.training_metrics_json = j["training"].value("metrics", json::object()).dump();
@@ -110,6 +148,8 @@ Result<Manifest> manifest_from_json(std::string_view text) {
     return m;
   } catch (const json::exception& e) {
     return malformed(std::string("missing or mistyped field: ") + e.what());
+  } catch (const BadNumber& e) {
+    return malformed(e.message);
   }
 }
 

@@ -52,7 +52,12 @@ Status save_model(const fs::path& dir, const Model& model, const std::string& na
   m.weights_size = weights.size();
   m.weights_sha256 = sha256_hex(weights);
   if (auto s = write_file_atomically(dir / m.weights_file, weights); !s) return s.error();
-  return write_file_atomically(dir / kManifestFileName, manifest_to_json(m));
+  if (auto s = write_file_atomically(dir / kManifestFileName, manifest_to_json(m)); !s) {
+    // Weights without their manifest are not a model: leave no stray file behind.
+    fs::remove(dir / m.weights_file, ec);
+    return s.error();
+  }
+  return Ok{};
 }
 
 Result<LoadedArtifact> load_model(const fs::path& dir) {

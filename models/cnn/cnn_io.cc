@@ -12,6 +12,10 @@ static_assert(std::endian::native == std::endian::little, "cnn.bin is little-end
 
 constexpr char kMagic[8] = {'M', 'L', 'S', 'C', 'N', 'N', '\0', '\0'};
 constexpr std::uint32_t kVersion = 1;
+// Upper bounds on the header's layer sizes (cnn_params.cc accepts no more for training).
+constexpr std::uint32_t kMaxChannels = 1024;
+constexpr std::uint32_t kMaxHidden = 65'536;
+constexpr std::uint32_t kMaxClasses = 1'000'000;
 
 struct Header {
   char magic[8];
@@ -58,6 +62,19 @@ Result<ConvNet> decode_cnn_weights(std::string_view bytes, ModelInfo info) {
                       "truncated or padded: the header promises " + std::to_string(h.num_params) +
                           " weights, the file holds " + std::to_string(bytes.size()) +
                           " bytes after the header");
+  }
+  // The layer sizes bound the parameter count's products (9 * conv1 * conv2 and so on): without
+  // these caps a crafted header wraps that count around 2^64 to the few weights present, and the
+  // network then runs billions of channels. Same bounds as the training hyperparameters.
+  if (h.conv1_channels > kMaxChannels || h.conv2_channels > kMaxChannels || h.hidden > kMaxHidden ||
+      h.num_classes > kMaxClasses) {
+    return make_error(
+        ErrorCode::kDataLoss,
+        "architecture out of range: conv1_channels " + std::to_string(h.conv1_channels) +
+            ", conv2_channels " + std::to_string(h.conv2_channels) + ", hidden " +
+            std::to_string(h.hidden) + ", classes " + std::to_string(h.num_classes) + " (at most " +
+            std::to_string(kMaxChannels) + ", " + std::to_string(kMaxChannels) + ", " +
+            std::to_string(kMaxHidden) + ", " + std::to_string(kMaxClasses) + ")");
   }
   cnn::CnnArch arch;
   arch.input_size = h.input_size;

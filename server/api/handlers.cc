@@ -1,4 +1,5 @@
 #include "server/api/handlers.h"
+#include "server/codec/error_text.h"
 
 #include <chrono>
 #include <nlohmann/json.hpp>
@@ -22,9 +23,28 @@ std::string_view header(const Request& req, std::string_view name) {
   return {it->value().data(), it->value().size()};
 }
 
-// What a request's content type asks for: images (image types) or rows (everything else).
+// What a request's content type asks for: images (any image/ type, so an unsupported one reaches
+// the image model and its 415 lists the image types that work) or rows (everything else). Without a
+// content type, PNG, JPEG and .npy bodies announce themselves by their first bytes.
 InputKind kind_of_content(const Request& req) {
-  return image_input_format(header(req, "Content-Type")) ? InputKind::kImage : InputKind::kTabular;
+  const std::string_view content_type = header(req, "Content-Type");
+  if (image_input_format(content_type)) return InputKind::kImage;
+  const std::string type = media_essence(content_type);
+  if (type.starts_with("image/")) return InputKind::kImage;
+  if (type.empty() && image_format_of_body(req.body())) return InputKind::kImage;
+  return InputKind::kTabular;
+}
+
+// A request for a model that is not loaded: say why it failed to load when it did.
+Error not_loaded(const std::string& name, const RegistrySnapshot& snap) {
+  for (const FailedModel& f : snap.failures) {
+    if (f.name == name) {
+      return make_error(ErrorCode::kNotFound, "model '" + quote_input(name) + "' failed to load: " +
+                                                  f.reason + "; loaded models: " + snap.names());
+    }
+  }
+  return make_error(ErrorCode::kNotFound, "model '" + quote_input(name) +
+                                              "' is not loaded; loaded models: " + snap.names());
 }
 
 std::string_view kind_name(InputKind kind) {
@@ -42,8 +62,7 @@ Result<const LoadedModel*> choose_model(const Request& req, const RegistrySnapsh
   }
   if (name) {
     if (const LoadedModel* m = snap.find(*name)) return m;
-    return make_error(ErrorCode::kNotFound,
-                      "model '" + *name + "' is not loaded; loaded models: " + snap.names());
+    return not_loaded(*name, snap);
   }
   if (snap.models.size() == 1) return &snap.models.front();
   if (snap.models.empty()) return make_error(ErrorCode::kNotFound, "no model is loaded");
@@ -128,6 +147,7 @@ void invoke_tabular(const Request& req, const LoadedModel& entry, OutputFormat o
   if (!input) return reply(error_response(req, input.error()), entry.name);
   DecodeOptions options;
   options.max_rows = service.options.max_rows;
+  options.max_json_depth = service.options.max_json_depth;
   options.keep_going = service.options.bad_record == BadRecordPolicy::kPlaceholder;
   auto rows = decode_rows(*input, req.body(), info, options);
   if (!rows) return reply(error_response(req, rows.error()), entry.name);
@@ -147,6 +167,7 @@ void invoke_images(const RequestPtr& req, Clock::time_point deadline, const Load
   const std::string_view content_type = header(*req, "Content-Type");
   std::optional<ImageInputFormat> format = image_input_format(content_type);
   const std::string type = media_essence(content_type);
+  if (!format && type.empty()) format = image_format_of_body(req->body());
   if (!format && (type == "application/json" || type.empty())) format = ImageInputFormat::kJson;
   if (!format) {
     return reply(error_response(*req, make_error(ErrorCode::kUnsupported,
@@ -160,6 +181,7 @@ void invoke_images(const RequestPtr& req, Clock::time_point deadline, const Load
   ImageDecodeOptions options;
   options.max_images = service.options.max_images;
   options.max_pixels = service.options.max_image_pixels;
+  options.max_json_depth = service.options.max_json_depth;
   auto rows = decode_images(*format, req->body(), entry.model->info().image, options);
   if (!rows) return reply(error_response(*req, rows.error()), entry.name);
   const std::size_t count = rows->rows;
@@ -197,7 +219,7 @@ void handle_invocations(const RequestPtr& req, Clock::time_point deadline, Servi
   auto chosen = [&]() -> Result<const LoadedModel*> {
     if (model_name.empty()) return choose_model(*req, *snap);
     if (const LoadedModel* m = snap->find(model_name)) return m;
-    return make_error(ErrorCode::kNotFound, "model '" + model_name + "' is not loaded");
+    return not_loaded(model_name, *snap);
   }();
   if (!chosen) return reply(error_response(*req, chosen.error()), "");
   const LoadedModel& entry = **chosen;

@@ -1,4 +1,5 @@
 #include "server/api/model_api.h"
+#include "server/codec/error_text.h"
 
 #include <charconv>
 #include <filesystem>
@@ -171,7 +172,7 @@ Response handle_models(const Request& req, const ModelPath& path, Service& servi
     const LoadedModel* m = snap->find(path.name);
     if (m == nullptr) {
       return error_response(req, http::status::not_found,
-                            "model '" + path.name + "' is not loaded");
+                            "model '" + quote_input(path.name) + "' is not loaded");
     }
     return json_response(req, http::status::ok, describe(*m).dump() + "\n");
   }

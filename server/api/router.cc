@@ -1,4 +1,5 @@
 #include "server/api/router.h"
+#include "server/codec/error_text.h"
 
 #include <spdlog/spdlog.h>
 
@@ -20,8 +21,8 @@ std::string_view path_of(std::string_view target) {
 Response method_not_allowed(const Request& req, std::string_view allowed) {
   Response res =
       error_response(req, http::status::method_not_allowed,
-                     std::string(req.method_string()) + " is not allowed on " +
-                         std::string(path_of(req.target())) + "; use " + std::string(allowed));
+                     quote_input(req.method_string()) + " is not allowed on " +
+                         quote_input(path_of(req.target())) + "; use " + std::string(allowed));
   res.set(http::field::allow, boost::beast::string_view(allowed.data(), allowed.size()));
   return res;
 }
@@ -71,7 +72,7 @@ Response Router::route(const Request& req) {
   }
   return error_response(
       req, http::status::not_found,
-      "no route for " + std::string(req.method_string()) + " " + std::string(path) +
+      "no route for " + quote_input(req.method_string()) + " " + quote_input(path) +
           "; routes: GET /ping, POST /invocations, GET /execution-parameters, GET /metrics");
 }
 

@@ -78,8 +78,22 @@ void add_serve_flags(CLI::App& serve, Command& cmd, unsigned& max_payload_mb, lo
       .add_option("--max-queue", o.max_queue,
                   "requests allowed to wait for an inference thread; more get a fast 503")
       ->capture_default_str();
-  serve.add_option("--max-connections", o.max_connections, "open connections allowed")
+  serve
+      .add_option("--max-connections", o.max_connections,
+                  "open connections allowed; one more is answered 503 and closed")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}))
       ->capture_default_str();
+  serve
+      .add_option("--max-json-depth", o.max_json_depth,
+                  "deepest nesting of arrays and objects in a JSON body (deeper: 400)")
+      ->check(CLI::Range(std::size_t{2}, std::size_t{100'000}))
+      ->capture_default_str();
+  serve
+      .add_option("--tls-cert", o.tls_cert,
+                  "PEM certificate chain: with --tls-key, the port speaks only HTTPS (TLS 1.2+)")
+      ->envname("MLS_TLS_CERT");
+  serve.add_option("--tls-key", o.tls_key, "PEM private key for --tls-cert")
+      ->envname("MLS_TLS_KEY");
   serve
       .add_option(
           "--inline-max-bytes", o.inline_max_bytes,
@@ -190,6 +204,8 @@ Command parse_command_line(int argc, char** argv) {
       ->envname("SAGEMAKER_BIND_TO_PORT")
       ->capture_default_str();
   health->add_option("--host", cmd.healthcheck.host, "the server's address")->capture_default_str();
+  health->add_flag("--tls", cmd.healthcheck.tls,
+                   "use HTTPS, certificate not verified (implied when MLS_TLS_CERT is set)");
   health->add_option("--timeout-ms", health_timeout_ms, "give up after this long")
       ->check(CLI::Range(1LL, 60'000LL))
       ->capture_default_str();
@@ -207,6 +223,7 @@ Command parse_command_line(int argc, char** argv) {
   if (health->parsed()) {
     cmd.kind = Command::Kind::kHealthcheck;
     cmd.healthcheck.timeout = std::chrono::milliseconds(health_timeout_ms);
+    cmd.healthcheck.tls = cmd.healthcheck.tls || !env("MLS_TLS_CERT").empty();
     return cmd;
   }
   if (train->parsed()) {

@@ -29,6 +29,11 @@ struct ServeOptions {
   std::chrono::milliseconds idle_timeout{60'000};     // keep-alive connections with no request
   std::chrono::milliseconds drain_timeout{25'000};    // SIGTERM to exit, under the 30 s to SIGKILL
   std::size_t max_connections = 10'000;
+  std::size_t max_json_depth = 64;  // deepest nesting of arrays/objects in a JSON body
+  // TLS (MLS_TLS_CERT, MLS_TLS_KEY): both set, the port speaks only HTTPS (TLS 1.2 and 1.3).
+  std::string tls_cert;  // PEM certificate chain, server certificate first
+  std::string tls_key;   // PEM private key
+  std::chrono::milliseconds tls_handshake_timeout{10'000};
   bool batch_mode = false;  // SAGEMAKER_BATCH
   // Multi-model endpoint (SAGEMAKER_MULTI_MODEL): the /models API loads and unloads models found
   // under multi_model_root; 0 bytes means no memory budget (no 507).

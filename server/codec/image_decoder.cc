@@ -1,5 +1,7 @@
 #include "server/codec/image_decoder.h"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include <string>
@@ -120,8 +122,42 @@ Result<GrayImage> json_image(const json& image, const ImageDecodeOptions& option
   return out;
 }
 
+// The deepest nesting of arrays and objects outside strings. The document parser builds the whole
+// tree, so a body of a million '[' must be refused before it is parsed, not after.
+std::size_t json_depth(std::string_view body, std::size_t limit) {
+  std::size_t depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (const char c : body) {
+    if (in_string) {
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+      if (deepest > limit) break;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
 Result<Matrix> decode_json(std::string_view body, const ImageInputSpec& spec,
                            const ImageDecodeOptions& options) {
+  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "empty body: expected {\"instances\": [H x W pixel arrays]}");
+  }
+  if (json_depth(body, options.max_json_depth) > options.max_json_depth) {
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        "JSON nested deeper than " + std::to_string(options.max_json_depth) + " levels");
+  }
   json doc = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) return make_error(ErrorCode::kInvalidArgument, "body is not valid JSON");
   const json* images = &doc;
@@ -173,6 +209,12 @@ std::optional<ImageInputFormat> image_input_format(std::string_view content_type
     return ImageInputFormat::kEncoded;
   }
   if (type == "application/x-npy" || type == "application/npy") return ImageInputFormat::kNpy;
+  return std::nullopt;
+}
+
+std::optional<ImageInputFormat> image_format_of_body(std::string_view body) {
+  if (sniff_image_format(body) != ImageFormat::kUnknown) return ImageInputFormat::kEncoded;
+  if (body.starts_with(std::string_view("\x93NUMPY", 6))) return ImageInputFormat::kNpy;
   return std::nullopt;
 }
 

@@ -20,9 +20,14 @@ enum class ImageInputFormat { kEncoded, kNpy, kJson };
 // (application/json is image input only when the request is routed to an image model).
 std::optional<ImageInputFormat> image_input_format(std::string_view content_type);
 
+// The image form a body's first bytes announce (PNG, JPEG or .npy magic), for a request that names
+// no content type; nullopt when they announce none of them.
+std::optional<ImageInputFormat> image_format_of_body(std::string_view body);
+
 struct ImageDecodeOptions {
   std::size_t max_images = 100'000;
   std::size_t max_pixels = 40'000'000;  // per image, checked before decoding (decompression bombs)
+  std::size_t max_json_depth = 64;      // nesting of arrays/objects in a JSON body
 };
 
 // One row of spec.size squared floats per image. Errors: kInvalidArgument with a reason (corrupt,

@@ -1,8 +1,12 @@
 #include "server/codec/json_rows.h"
 
 #include <cmath>
+#include <cstdio>
 #include <nlohmann/json.hpp>
+#include <string>
 #include <vector>
+
+#include "server/codec/error_text.h"
 
 namespace mls::server {
 namespace {
@@ -73,13 +77,30 @@ class RowsSax final : public json::json_sax_t {
 
   bool parse_error(std::size_t position, const std::string&,
                    const nlohmann::detail::exception& e) override {
-    if (error_.empty()) {
-      std::string what = e.what();
-      const std::size_t colon = what.rfind(": ");
-      if (colon != std::string::npos) what = what.substr(colon + 2);
-      error_ = "invalid JSON at byte " + std::to_string(position) + ": " + what;
+    if (!error_.empty()) return false;
+    const std::string what = e.what();
+    if (e.id == kNumberOverflow) {  // valid JSON, just not a float: answer as CSV does
+      const std::size_t close = what.rfind('\'');
+      const std::size_t open = close == std::string::npos ? close : what.rfind('\'', close - 1);
+      const std::string token =
+          open == std::string::npos
+              ? std::string("the number")
+              : "'" + quote_input(what.substr(open + 1, close - open - 1)) + "'";
+      const bool in_row = !stack_.empty() && (top() == Frame::kRow || top() == Frame::kUndecided);
+      if (in_row && top() == Frame::kUndecided) col_ = 0;
+      return fail((in_row ? where() : std::string()) + token + " is out of the float range");
     }
-    return false;
+    // nlohmann says "[json.exception.parse_error.101] parse error at line 1, column 50: syntax
+    // error while parsing value - invalid literal; last read: '...'": keep what follows the
+    // position, the reason and what it read, without the library's prefix.
+    std::string reason = what;
+    if (const std::size_t at = what.find("parse error"); at != std::string::npos) {
+      const std::size_t colon = what.find(": ", at);
+      reason = colon == std::string::npos ? what.substr(at) : what.substr(colon + 2);
+    } else if (const std::size_t bracket = what.find("] "); bracket != std::string::npos) {
+      reason = what.substr(bracket + 2);
+    }
+    return fail("invalid JSON at byte " + std::to_string(position) + ": " + reason);
   }
 
  private:
@@ -123,6 +144,8 @@ class RowsSax final : public json::json_sax_t {
     return true;
   }
 
+  static constexpr int kNumberOverflow = 406;  // nlohmann's out_of_range.406
+
   bool number(double v) {
     if (stack_.empty()) return fail(std::string(kExpectedShape));
     switch (top()) {
@@ -140,7 +163,11 @@ class RowsSax final : public json::json_sax_t {
         break;
     }
     const float f = static_cast<float>(v);
-    if (!std::isfinite(f)) return fail(where() + "is out of the float range");
+    if (!std::isfinite(f)) {
+      char shown[32];
+      std::snprintf(shown, sizeof shown, "%g", v);
+      return fail(where() + "'" + shown + "' is out of the float range");
+    }
     if (col_ < width_) out_.values[out_.values.size() - width_ + col_] = f;
     ++col_;
     return true;

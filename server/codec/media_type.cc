@@ -1,5 +1,6 @@
 #include "server/codec/media_type.h"
 #include "models/core/text.h"
+#include "server/codec/error_text.h"
 
 #include <algorithm>
 #include <charconv>
@@ -62,7 +63,8 @@ Result<InputFormat> tabular_input_format(std::string_view content_type, std::str
   if (type == "application/json") return InputFormat::kJson;
   if (is_jsonlines(type)) return InputFormat::kJsonLines;
   return make_error(ErrorCode::kUnsupported,
-                    "content type '" + type + "' is not supported for tabular models; use one of " +
+                    "content type '" + quote_input(type) +
+                        "' is not supported for tabular models; use one of " +
                         std::string(kSupportedInputs));
 }
 

@@ -38,6 +38,10 @@ Result<DecodedRows> decode_json_lines(std::string_view body, const DecodeOptions
     Status s = is_blank(line) ? Status(make_error(ErrorCode::kInvalidArgument,
                                                   "row " + std::to_string(number) + " is empty"))
                               : append_json_rows(line, width, options, number, out.x);
+    // Every JSON Lines error names its line, also those about the line's shape as a whole.
+    if (!s && s.error().message.rfind("row ", 0) != 0) {
+      s = make_error(s.error().code, "row " + std::to_string(number) + ": " + s.error().message);
+    }
     if (s && out.x.rows != before + 1) {
       out.x.rows = before;
       out.x.values.resize(before * width);

@@ -2,9 +2,15 @@
 
 #include <spdlog/spdlog.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <sys/resource.h>
 #include <boost/asio/post.hpp>
+
 #include <condition_variable>
 #include <csignal>
+#include <fstream>
 #include <thread>
 
 #include "server/http/http_session.h"
@@ -29,6 +35,44 @@ std::vector<std::unique_ptr<net::io_context>> make_contexts(unsigned count) {
   return contexts;
 }
 
+// The reason OpenSSL gave last, or what ec says.
+std::string ssl_reason(const error_code& ec) {
+  std::string reason = ec.message();
+  if (ec.category() == net::error::get_ssl_category()) {
+    char text[256];
+    ERR_error_string_n(static_cast<unsigned long>(ec.value()), text, sizeof text);
+    reason = text;
+  }
+  return reason;
+}
+
+std::string common_name(SSL_CTX* ctx) {
+  X509* cert = SSL_CTX_get0_certificate(ctx);
+  if (cert == nullptr) return "?";
+  char cn[256] = "";
+  if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof cn) < 0)
+    return "(none)";
+  return cn;
+}
+
+// Each connection holds a descriptor: raise the soft limit toward the hard one so that
+// --max-connections, not EMFILE (accept failing in a retry loop), is what limits them.
+void raise_descriptor_limit(std::size_t max_connections) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  const rlim_t wanted = static_cast<rlim_t>(max_connections) + 256;  // models, logs, listeners
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < wanted) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max == RLIM_INFINITY ? wanted : std::min(wanted, limit.rlim_max);
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < wanted) {
+    spdlog::warn(
+        "only {} file descriptors (ulimit -n): fewer than --max-connections {} can be open",
+        static_cast<unsigned long long>(limit.rlim_cur), max_connections);
+  }
+}
+
 }  // namespace
 
 HttpServer::HttpServer(const ServeOptions& options, Router& router)
@@ -46,7 +90,61 @@ HttpServer::~HttpServer() {
   workers_.join();
 }
 
+// TLS 1.2 and 1.3 only, forward-secret AEAD ciphers (Mozilla's "intermediate" list), no
+// renegotiation, no compression.
+Status HttpServer::load_tls() {
+  if (options_.tls_cert.empty() != options_.tls_key.empty()) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "TLS needs both --tls-cert and --tls-key (MLS_TLS_CERT, MLS_TLS_KEY)");
+  }
+  if (options_.tls_cert.empty()) return Ok{};
+  for (const std::string* file : {&options_.tls_cert, &options_.tls_key}) {
+    if (!std::ifstream(*file)) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        std::string("cannot read TLS ") +
+                            (file == &options_.tls_cert ? "certificate" : "key") + " file " +
+                            *file);
+    }
+  }
+  auto ctx = std::make_unique<net::ssl::context>(net::ssl::context::tls_server);
+  error_code ec;
+  ctx->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                       net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
+                       net::ssl::context::no_tlsv1_1 | net::ssl::context::no_compression |
+                       net::ssl::context::single_dh_use,
+                   ec);
+  SSL_CTX* native = ctx->native_handle();
+  SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION);
+  if (SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION) != 1 ||
+      SSL_CTX_set_cipher_list(native,
+                              "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+                              "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                              "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305") != 1) {
+    return make_error(ErrorCode::kInternal, "cannot configure TLS");
+  }
+  if (ctx->use_certificate_chain_file(options_.tls_cert, ec); ec) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "cannot use TLS certificate " + options_.tls_cert + ": " + ssl_reason(ec));
+  }
+  if (ctx->use_private_key_file(options_.tls_key, net::ssl::context::pem, ec); ec) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "cannot use TLS key " + options_.tls_key + ": " + ssl_reason(ec));
+  }
+  if (SSL_CTX_check_private_key(native) != 1) {
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        "TLS key " + options_.tls_key + " does not match certificate " + options_.tls_cert);
+  }
+  spdlog::info("TLS on, cert CN={}, from {} (TLS 1.2 and 1.3 only)", common_name(native),
+               options_.tls_cert);
+  tls_ = std::move(ctx);
+  context_.tls = tls_.get();
+  return Ok{};
+}
+
 Status HttpServer::listen() {
+  if (auto s = load_tls(); !s) return s;
+  raise_descriptor_limit(options_.max_connections);
   error_code ec;
   const auto address = net::ip::make_address(options_.host, ec);
   if (ec)
@@ -77,28 +175,30 @@ net::io_context& HttpServer::next_context() {
 }
 
 void HttpServer::accept() {
-  acceptor_.async_accept(next_context().get_executor(),
-                         [this](error_code ec, SessionSocket socket) {
-                           if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
-                           if (ec) {
-                             // Out of descriptors and the like: back off briefly instead of
-                             // spinning.
-                             spdlog::warn("accept failed: {}; retrying in 50 ms", ec.message());
-                             accept_retry_.expires_after(std::chrono::milliseconds(50));
-                             accept_retry_.async_wait([this](error_code wait_ec) {
-                               if (!wait_ec) accept();
-                             });
-                             return;
-                           }
-                           if (context_.tracker.size() >= options_.max_connections) {
-                             error_code ignored;
-                             socket.close(ignored);
-                           } else {
-                             socket.set_option(tcp::no_delay(true), ec);
-                             std::make_shared<HttpSession>(std::move(socket), context_)->start();
-                           }
-                           accept();
-                         });
+  acceptor_.async_accept(
+      next_context().get_executor(), [this](error_code ec, SessionSocket socket) {
+        if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
+        if (ec) {
+          // Out of descriptors and the like: back off briefly instead of
+          // spinning.
+          spdlog::warn("accept failed: {}; retrying in 50 ms", ec.message());
+          accept_retry_.expires_after(std::chrono::milliseconds(50));
+          accept_retry_.async_wait([this](error_code wait_ec) {
+            if (!wait_ec) accept();
+          });
+          return;
+        }
+        if (context_.tracker.size() >= options_.max_connections) {
+          refuse_connection(socket, context_.tls != nullptr);
+        } else if (context_.tls != nullptr) {
+          socket.set_option(tcp::no_delay(true), ec);
+          std::make_shared<HttpSession<TlsStream>>(std::move(socket), context_)->start();
+        } else {
+          socket.set_option(tcp::no_delay(true), ec);
+          std::make_shared<HttpSession<PlainStream>>(std::move(socket), context_)->start();
+        }
+        accept();
+      });
 }
 
 void HttpServer::begin_drain(const std::string& why) {

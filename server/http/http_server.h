@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <condition_variable>
@@ -25,7 +26,9 @@ class HttpServer {
   HttpServer(const ServeOptions& options, Router& router);
   ~HttpServer();
 
-  // Binds and listens. Errors: kInternal naming the address and the reason (e.g. port in use).
+  // Loads the TLS certificate and key when asked for, binds and listens. Errors: kInvalidArgument
+  // naming a certificate or key that cannot be used; kInternal naming the address and the reason
+  // (e.g. port in use).
   Status listen();
   std::uint16_t port() const;
 
@@ -34,6 +37,7 @@ class HttpServer {
 
  private:
   void accept();
+  Status load_tls();
   void begin_drain(const std::string& why);
 
   boost::asio::io_context& next_context();
@@ -46,6 +50,7 @@ class HttpServer {
       keep_running_;
   std::size_t next_context_ = 0;
   boost::asio::thread_pool workers_;
+  std::unique_ptr<boost::asio::ssl::context> tls_;
   SessionContext context_;
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::steady_timer accept_retry_;

@@ -8,7 +8,10 @@
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 
+#include <iterator>
+#include <string>
 #include <vector>
 
 #include "server/api/error_response.h"
@@ -20,12 +23,12 @@ namespace beast = boost::beast;
 using tcp = net::ip::tcp;
 using boost::system::error_code;
 
-void SessionTracker::add(const std::shared_ptr<HttpSession>& s) {
+void SessionTracker::add(const std::shared_ptr<Session>& s) {
   std::lock_guard lock(mutex_);
   sessions_.insert(s.get());
 }
 
-void SessionTracker::remove(HttpSession* s) {
+void SessionTracker::remove(Session* s) {
   std::lock_guard lock(mutex_);
   sessions_.erase(s);
 }
@@ -36,10 +39,10 @@ std::size_t SessionTracker::size() const {
 }
 
 void SessionTracker::close_idle_sessions() {
-  std::vector<std::shared_ptr<HttpSession>> alive;
+  std::vector<std::shared_ptr<Session>> alive;
   {
     std::lock_guard lock(mutex_);
-    for (HttpSession* s : sessions_) {
+    for (Session* s : sessions_) {
       // A session whose destructor waits on our mutex has no owners left: lock() gives null.
       if (auto owner = s->weak_from_this().lock()) alive.push_back(std::move(owner));
     }
@@ -49,49 +52,112 @@ void SessionTracker::close_idle_sessions() {
     session->close_if_idle();
 }
 
-HttpSession::HttpSession(SessionSocket&& socket, SessionContext& context)
-    : stream_(std::move(socket)), context_(context) {
+namespace {
+
+// Builds the session's stream in place (a returned prvalue is never moved).
+template <class Stream>
+Stream make_stream(SessionSocket&& socket, SessionContext& context) {
+  if constexpr (std::is_same_v<Stream, TlsStream>) {
+    return Stream(std::move(socket), *context.tls);
+  } else {
+    return Stream(std::move(socket));
+  }
+}
+
+}  // namespace
+
+template <class Stream>
+HttpSession<Stream>::HttpSession(SessionSocket&& socket, SessionContext& context)
+    : stream_(make_stream<Stream>(std::move(socket), context)),
+      deadline_(lowest().get_executor()),
+      context_(context) {
   context_.router.service().metrics.connections_open().Increment();
 }
 
-HttpSession::~HttpSession() {
+template <class Stream>
+HttpSession<Stream>::~HttpSession() {
   context_.tracker.remove(this);
   context_.router.service().metrics.connections_open().Decrement();
 }
 
-void HttpSession::start() {
+template <class Stream>
+void HttpSession<Stream>::start() {
   context_.tracker.add(shared_from_this());
-  net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->wait_for_request(); });
+  net::dispatch(lowest().get_executor(), [self = self()] {
+    if constexpr (kTls) {
+      self->handshake();
+    } else {
+      self->wait_for_request();
+    }
+  });
 }
 
-void HttpSession::close_if_idle() {
-  net::post(stream_.get_executor(), [self = shared_from_this()] {
+template <class Stream>
+void HttpSession<Stream>::close_if_idle() {
+  net::post(lowest().get_executor(), [self = self()] {
     if (self->idle()) self->close();
   });
 }
 
-void HttpSession::wait_for_request() {
+template <class Stream>
+void HttpSession<Stream>::arm_deadline(Clock::duration timeout) {
+  timed_out_ = false;
+  deadline_.expires_after(timeout);  // cancels the previous phase's wait
+  deadline_.async_wait([self = self()](error_code ec) {
+    // A wait that completed just before being re-armed finds a later expiry: not ours.
+    if (ec || self->closed_ || self->deadline_.expiry() > Clock::now()) return;
+    self->timed_out_ = true;
+    error_code ignored;
+    self->lowest().socket().cancel(ignored);  // the pending step fails with operation_aborted
+  });
+}
+
+// TLS only: the handshake has its own, short deadline; a client speaking plain HTTP to the TLS
+// port fails it at its first bytes and is closed.
+template <class Stream>
+void HttpSession<Stream>::handshake() {
+  if constexpr (kTls) {
+    arm_deadline(std::min<Clock::duration>(context_.options.tls_handshake_timeout,
+                                           context_.options.request_timeout));
+    handshaking_ = true;
+    stream_.async_handshake(net::ssl::stream_base::server, [self = self()](error_code ec) {
+      self->handshaking_ = false;
+      if (ec) {
+        spdlog::debug("TLS handshake failed: {}", self->timed_out_ ? "timeout" : ec.message());
+        return self->close();
+      }
+      self->wait_for_request();
+    });
+  }
+}
+
+template <class Stream>
+void HttpSession<Stream>::wait_for_request() {
   if (closed_) return;
   if (context_.draining) return close();
   parser_.emplace();
   parser_->header_limit(static_cast<std::uint32_t>(context_.options.max_header_bytes));
   parser_->body_limit(context_.options.max_body_bytes);
   // Idle keep-alive time and the header's arrival share one deadline; the body gets its own.
-  stream_.expires_after(context_.options.idle_timeout);
+  arm_deadline(context_.options.idle_timeout);
   reading_header_ = true;
   http::async_read_header(stream_, buffer_, *parser_,
-                          [self = shared_from_this()](error_code ec, std::size_t n) {
+                          [self = self()](error_code ec, std::size_t n) {
                             self->reading_header_ = false;
                             self->on_header(ec, n);
                           });
 }
 
-// Idle means waiting for a request of which no byte has arrived: closing then loses nothing.
-bool HttpSession::idle() const {
-  return reading_header_ && buffer_.size() == 0 && parser_ && !parser_->got_some();
+// Idle means waiting for a request of which no byte has arrived (or for the TLS handshake that
+// precedes it): closing then loses nothing.
+template <class Stream>
+bool HttpSession<Stream>::idle() const {
+  return handshaking_ ||
+         (reading_header_ && buffer_.size() == 0 && parser_ && !parser_->got_some());
 }
 
-void HttpSession::on_header(error_code ec, std::size_t bytes) {
+template <class Stream>
+void HttpSession<Stream>::on_header(error_code ec, std::size_t bytes) {
   if (ec) return on_body(ec, bytes);
   const auto length = parser_->content_length();
   if (length && *length > context_.options.max_body_bytes) {
@@ -100,11 +166,33 @@ void HttpSession::on_header(error_code ec, std::size_t bytes) {
                                 std::to_string(context_.options.max_body_bytes) + " bytes");
   }
   const auto& req = parser_->get();
+  // RFC 9112 6.3: unless Transfer-Encoding is exactly one "chunked", the body's length is unknown.
+  // Beast would read such a body as empty and the bytes after the header as the next request
+  // (request smuggling past a proxy that reads them as this request's body), so refuse and close.
+  if (const auto te = req.equal_range(http::field::transfer_encoding); te.first != te.second) {
+    std::string_view value = te.first->value();
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+      value.remove_prefix(1);
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t'))
+      value.remove_suffix(1);
+    if (std::next(te.first) != te.second || !beast::iequals(value, "chunked")) {
+      constexpr std::size_t kShown = 40;
+      const std::string shown =
+          value.size() > kShown ? std::string(value.substr(0, kShown)) + "..." : std::string(value);
+      return reject_and_close(http::status::bad_request,
+                              "Transfer-Encoding '" + shown +
+                                  "' is not supported: send the body chunked (Transfer-Encoding: "
+                                  "chunked, once) or with a Content-Length");
+    }
+  }
+  // The body gets request_timeout from here, unless it is already in the buffer (the usual case
+  // for small requests: then there is nothing left to wait for).
+  if (!length || buffer_.size() < *length) arm_deadline(context_.options.request_timeout);
   if (beast::iequals(req[http::field::expect], "100-continue")) {
     auto interim =
         std::make_shared<http::response<http::empty_body>>(http::status::continue_, req.version());
     continue_message_ = interim;
-    http::async_write(stream_, *interim, [self = shared_from_this()](error_code ec, std::size_t) {
+    http::async_write(stream_, *interim, [self = self()](error_code ec, std::size_t) {
       self->continue_message_.reset();
       if (ec) return self->close();
       self->read_body();
@@ -114,18 +202,29 @@ void HttpSession::on_header(error_code ec, std::size_t bytes) {
   read_body();
 }
 
-void HttpSession::read_body() {
-  stream_.expires_after(
-      context_.options.request_timeout);  // a slow client costs a socket, not a thread
-  http::async_read(
-      stream_, buffer_, *parser_,
-      [self = shared_from_this()](error_code ec, std::size_t n) { self->on_body(ec, n); });
+template <class Stream>
+void HttpSession<Stream>::read_body() {
+  http::async_read(stream_, buffer_, *parser_,
+                   [self = self()](error_code ec, std::size_t n) { self->on_body(ec, n); });
 }
 
-void HttpSession::on_body(error_code ec, std::size_t) {
+template <class Stream>
+void HttpSession<Stream>::on_body(error_code ec, std::size_t) {
   if (!ec) return handle_request();
+  if (timed_out_) {
+    // Part of a request and then silence until the deadline: say so. Nothing at all: just close.
+    if (buffer_.size() == 0 && parser_ && !parser_->got_some()) return close();
+    const auto limit = reading_header_ || (parser_ && !parser_->is_header_done())
+                           ? context_.options.idle_timeout
+                           : context_.options.request_timeout;
+    return reject_and_close(
+        http::status::request_timeout,
+        "the request did not arrive in full within " +
+            std::to_string(std::chrono::duration_cast<std::chrono::seconds>(limit).count()) + " s");
+  }
   if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == net::error::eof ||
-      ec == net::error::operation_aborted || ec == net::error::connection_reset) {
+      ec == net::error::operation_aborted || ec == net::error::connection_reset ||
+      ec == net::ssl::error::stream_truncated) {
     return close();
   }
   if (ec == http::error::body_limit) {
@@ -139,11 +238,15 @@ void HttpSession::on_body(error_code ec, std::size_t) {
                             "headers are over the limit of " +
                                 std::to_string(context_.options.max_header_bytes) + " bytes");
   }
+  if (ec.category() != http::make_error_code(http::error::bad_target).category()) {
+    return close();  // the socket or TLS failed: nobody to answer
+  }
   reject_and_close(http::status::bad_request, "malformed HTTP request: " + ec.message());
 }
 
-void HttpSession::handle_request() {
-  stream_.expires_never();
+template <class Stream>
+void HttpSession<Stream>::handle_request() {
+  deadline_.cancel();  // the router keeps the request's own deadline from here
   auto req = std::make_shared<const Request>(parser_->release());
   parser_.reset();
   Router& router = context_.router;
@@ -152,11 +255,11 @@ void HttpSession::handle_request() {
   const auto deadline = arrival + context_.options.request_timeout;
   // The work guard keeps this connection's I/O thread alive (even while draining) until the answer
   // is back; an answer from another thread hops to it, one from this thread is written at once.
-  Reply reply = [self = shared_from_this(), guard = net::make_work_guard(stream_.get_executor()),
+  Reply reply = [self = self(), guard = net::make_work_guard(lowest().get_executor()),
                  head = req->method() == http::verb::head](Response&& res) {
     if (head) res.body().clear();
-    if (self->stream_.get_executor().running_in_this_thread()) return self->send(std::move(res));
-    net::post(self->stream_.get_executor(),
+    if (self->lowest().get_executor().running_in_this_thread()) return self->send(std::move(res));
+    net::post(self->lowest().get_executor(),
               [self, res = std::move(res)]() mutable { self->send(std::move(res)); });
   };
   if (!router.runs_on_worker(*req)) return router.dispatch(req, deadline, std::move(reply));
@@ -168,45 +271,51 @@ void HttpSession::handle_request() {
     return reply(std::move(res));
   }
   ++context_.queued;
-  net::post(context_.workers, [self = shared_from_this(), req = std::move(req), deadline,
-                               reply = std::move(reply)]() mutable {
-    if (Clock::now() > deadline) {
-      Response res =
-          error_response(*req, http::status::service_unavailable,
-                         "request waited past its deadline for an inference thread; retry shortly");
-      self->context_.router.record(*req, res, "",
-                                   deadline - self->context_.options.request_timeout);
-      reply(std::move(res));
-    } else {
-      self->context_.router.dispatch(req, deadline, std::move(reply));
-    }
-    --self->context_.queued;
-  });
+  net::post(context_.workers,
+            [self = self(), req = std::move(req), deadline, reply = std::move(reply)]() mutable {
+              if (Clock::now() > deadline) {
+                Response res = error_response(
+                    *req, http::status::service_unavailable,
+                    "request waited past its deadline for an inference thread; retry shortly");
+                self->context_.router.record(*req, res, "",
+                                             deadline - self->context_.options.request_timeout);
+                reply(std::move(res));
+              } else {
+                self->context_.router.dispatch(req, deadline, std::move(reply));
+              }
+              --self->context_.queued;
+            });
 }
 
-void HttpSession::send(Response&& res) {
+template <class Stream>
+void HttpSession<Stream>::send(Response&& res) {
   const bool close_after = !res.keep_alive() || context_.draining;
   if (close_after) res.keep_alive(false);
   response_.emplace(std::move(res));
-  stream_.expires_after(
-      context_.options.request_timeout);  // a client that never reads cannot pin us
+  arm_deadline(context_.options.request_timeout);  // a client that never reads cannot pin us
   http::async_write(stream_, *response_,
-                    [self = shared_from_this(), close_after](error_code ec, std::size_t n) {
+                    [self = self(), close_after](error_code ec, std::size_t n) {
                       self->on_write(close_after, ec, n);
                     });
 }
 
-void HttpSession::on_write(bool close_after, error_code ec, std::size_t) {
+template <class Stream>
+void HttpSession<Stream>::on_write(bool close_after, error_code ec, std::size_t) {
   response_.reset();
   context_.router.service().metrics.requests_in_flight().Decrement();
-  if (ec || close_after) return close();
+  if (ec) return close();
+  if (close_after) {
+    if constexpr (kTls) return shutdown_tls();
+    return close();
+  }
   wait_for_request();
 }
 
 // Answers a request we will not read to the end, then closes. The client may still be sending,
 // so the socket is shut for writing and drained briefly: closing with unread bytes would reset
 // the connection and could destroy the answer before the client reads it.
-void HttpSession::reject_and_close(http::status status, std::string_view message) {
+template <class Stream>
+void HttpSession<Stream>::reject_and_close(http::status status, std::string_view message) {
   Request stub;
   stub.version(parser_ ? parser_->get().version() : 11);
   Response res = error_response(stub, status, message);
@@ -214,32 +323,65 @@ void HttpSession::reject_and_close(http::status status, std::string_view message
   context_.router.service().metrics.observe_request("other", "", res.result_int(), 0);
   parser_.reset();
   response_.emplace(std::move(res));
-  stream_.expires_after(std::chrono::seconds(5));
-  http::async_write(stream_, *response_, [self = shared_from_this()](error_code ec, std::size_t) {
+  arm_deadline(std::chrono::seconds(5));
+  http::async_write(stream_, *response_, [self = self()](error_code ec, std::size_t) {
     self->response_.reset();
     if (ec) return self->close();
+    if constexpr (kTls) return self->shutdown_tls();
     error_code ignored;
-    self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    self->stream_.expires_after(std::chrono::seconds(2));
+    self->lowest().socket().shutdown(tcp::socket::shutdown_send, ignored);
+    self->arm_deadline(std::chrono::seconds(2));
     self->linger();
   });
 }
 
-void HttpSession::linger() {
+template <class Stream>
+void HttpSession<Stream>::linger() {
   buffer_.clear();
-  stream_.async_read_some(buffer_.prepare(64 * 1024),
-                          [self = shared_from_this()](error_code ec, std::size_t) {
-                            if (ec) return self->close();
-                            self->linger();
-                          });
+  lowest().async_read_some(buffer_.prepare(64 * 1024), [self = self()](error_code ec, std::size_t) {
+    if (ec) return self->close();
+    self->linger();
+  });
 }
 
-void HttpSession::close() {
+// TLS: send close_notify (and give the client a moment to answer it) before closing, so clients
+// see a clean end of stream rather than a truncation.
+template <class Stream>
+void HttpSession<Stream>::shutdown_tls() {
+  if constexpr (kTls) {
+    arm_deadline(std::chrono::seconds(1));
+    stream_.async_shutdown([self = self()](error_code) { self->close(); });
+  }
+}
+
+template <class Stream>
+void HttpSession<Stream>::close() {
   if (closed_) return;
   closed_ = true;
+  deadline_.cancel();
   error_code ignored;
-  stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-  stream_.close();  // the stream's own close also cancels its timeout timer
+  lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
+  lowest().close();
+}
+
+template class HttpSession<PlainStream>;
+template class HttpSession<TlsStream>;
+
+void refuse_connection(SessionSocket& socket, bool tls) {
+  error_code ignored;
+  if (!tls) {
+    static constexpr std::string_view kAnswer =
+        "HTTP/1.1 503 Service Unavailable\r\n"
+        "Content-Type: application/json\r\n"
+        "Content-Length: 60\r\n"
+        "Connection: close\r\n"
+        "\r\n"
+        "{\"error\":\"too many open connections; retry on another one\"}\n";
+    socket.non_blocking(true, ignored);
+    socket.send(net::buffer(kAnswer), tcp::socket::message_flags{}, ignored);
+    socket.shutdown(tcp::socket::shutdown_send, ignored);
+  }
+  socket.close(ignored);
 }
 
 }  // namespace mls::server

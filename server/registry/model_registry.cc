@@ -2,9 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 
 #include "models/artifact/model_artifact.h"
 
@@ -79,6 +83,30 @@ void log_loaded(const LoadedModel& m) {
   }
 }
 
+// Why dir/manifest.json cannot even be looked at (a permission problem must not pass for a
+// missing manifest); empty when it exists or is simply absent.
+std::string manifest_access_error(const fs::path& dir) {
+  const fs::path manifest = dir / "manifest.json";
+  struct stat st {};
+  if (::stat(manifest.c_str(), &st) != 0 && errno != ENOENT && errno != ENOTDIR)
+    return "cannot read " + manifest.string() + ": " + std::strerror(errno);
+  return {};
+}
+
+// Why a sub-directory without a manifest is not a model.
+std::string not_a_model_reason(const fs::path& sub) {
+  std::string why = manifest_access_error(sub);
+  return why.empty() ? "no manifest.json in " + sub.string() : why;
+}
+
+// "no model could be loaded from DIR (a: why; b: why)": what /ping says when nothing loaded.
+std::string nothing_loaded_reason(const fs::path& dir, const std::vector<FailedModel>& failures) {
+  std::string out = "no model could be loaded from " + dir.string() + " (";
+  for (std::size_t i = 0; i < failures.size(); ++i)
+    out += (i == 0 ? "" : "; ") + failures[i].name + ": " + failures[i].reason;
+  return out + ")";
+}
+
 void sort_by_name(std::vector<LoadedModel>& models) {
   std::sort(models.begin(), models.end(), [](auto& a, auto& b) { return a.name < b.name; });
 }
@@ -100,6 +128,14 @@ std::string RegistrySnapshot::names() const {
 }
 
 ModelRegistry::ModelRegistry() : snapshot_(std::make_shared<const RegistrySnapshot>()) {}
+
+void ModelRegistry::publish(std::shared_ptr<const RegistrySnapshot> next) {
+  {
+    std::lock_guard lock(snapshot_mutex_);
+    snapshot_.swap(next);
+  }
+  // next now holds the old snapshot: released here, outside the lock.
+}
 
 void ModelRegistry::stop() {
   std::lock_guard lock(write_mutex_);
@@ -130,7 +166,7 @@ void ModelRegistry::load_all(const fs::path& dir, const BatchOptions& batching, 
       if (is_model_dir(sub))
         load_one(sub, sub.filename().string(), batching, *snap);
       else
-        snap->failures.push_back({sub.filename().string(), "no manifest.json in " + sub.string()});
+        snap->failures.push_back({sub.filename().string(), not_a_model_reason(sub)});
     }
     if (ec) snap->reason = "cannot read model directory " + dir.string() + ": " + ec.message();
   }
@@ -141,8 +177,12 @@ void ModelRegistry::load_all(const fs::path& dir, const BatchOptions& batching, 
   } else if (snap->models.empty()) {
     snap->state = RegistrySnapshot::State::kUnavailable;
     if (snap->reason.empty()) {
-      snap->reason = snap->failures.empty() ? "no model found in " + dir.string()
-                                            : "no model could be loaded from " + dir.string();
+      if (!snap->failures.empty())
+        snap->reason = nothing_loaded_reason(dir, snap->failures);
+      else if (std::string why = manifest_access_error(dir); !why.empty())
+        snap->reason = why;  // a listable but unsearchable directory: not "no model"
+      else
+        snap->reason = "no model found in " + dir.string();
     }
   } else {
     snap->state = RegistrySnapshot::State::kReady;
@@ -153,7 +193,7 @@ void ModelRegistry::load_all(const fs::path& dir, const BatchOptions& batching, 
     spdlog::error("model '{}' failed to load: {}", f.name, f.reason);
   if (snap->state == RegistrySnapshot::State::kUnavailable)
     spdlog::error("not ready: {}", snap->reason);
-  snapshot_.store(std::move(snap));
+  publish(std::move(snap));
 }
 
 Result<LoadedModel> ModelRegistry::load(const std::string& name, const fs::path& dir,
@@ -193,7 +233,7 @@ Result<LoadedModel> ModelRegistry::load(const std::string& name, const fs::path&
   next->state = RegistrySnapshot::State::kReady;
   next->reason.clear();
   log_loaded(*entry);
-  snapshot_.store(std::move(next));
+  publish(std::move(next));
   return entry;
 }
 
@@ -210,7 +250,7 @@ Status ModelRegistry::unload(const std::string& name) {
     batcher = m->batcher;
     auto next = std::make_shared<RegistrySnapshot>(*old);
     std::erase_if(next->models, [&](const LoadedModel& x) { return x.name == name; });
-    snapshot_.store(std::move(next));
+    publish(std::move(next));
   }
   if (batcher) batcher->stop();
   spdlog::info("model '{}' unloaded", name);

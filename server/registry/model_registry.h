@@ -1,9 +1,9 @@
 #pragma once
 // The models `serve` knows: loaded at start-up (and, on a multi-model endpoint, loaded and unloaded
-// through the /models API), shared read-only by every thread. Readers take a snapshot (one atomic
-// load) and keep it for the whole request; writers build a new snapshot and swap it in.
+// through the /models API), shared read-only by every thread. Readers take a snapshot (a
+// shared_ptr copy under a mutex held for a few nanoseconds) and keep it for the whole request;
+// writers build a new snapshot and swap it in.
 
-#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -64,13 +64,23 @@ class ModelRegistry {
   // its memory goes once the last request holding it finishes. Errors: kNotFound.
   Status unload(const std::string& name);
 
-  std::shared_ptr<const RegistrySnapshot> snapshot() const { return snapshot_.load(); }
+  std::shared_ptr<const RegistrySnapshot> snapshot() const {
+    std::lock_guard lock(snapshot_mutex_);
+    return snapshot_;
+  }
 
   // Stops every model's compute threads (failing what still waits); for shutdown.
   void stop();
 
  private:
-  std::atomic<std::shared_ptr<const RegistrySnapshot>> snapshot_;
+  // Swaps in next; the old snapshot is released outside the lock (it may own compute threads).
+  void publish(std::shared_ptr<const RegistrySnapshot> next);
+
+  // Not std::atomic<std::shared_ptr>: libstdc++ 12's load() releases its internal lock with a
+  // relaxed store, so a later store() is not ordered after the load's read of the pointer - a data
+  // race ThreadSanitizer reports, and a real one on weakly ordered CPUs (Graviton).
+  mutable std::mutex snapshot_mutex_;
+  std::shared_ptr<const RegistrySnapshot> snapshot_;
   std::mutex write_mutex_;  // one writer at a time; readers never take it
   BatchOptions batching_;
 };

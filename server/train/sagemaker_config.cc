@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "models/artifact/artifact_files.h"
+#include "models/core/json_depth.h"
 
 namespace mls::server {
 
@@ -13,11 +14,19 @@ using nlohmann::json;
 namespace {
 
 constexpr std::uint64_t kMaxConfigBytes = 1u << 20;
+// Deepest nesting accepted in a config file. nlohmann's parser is iterative but dump() (used on
+// every value) recurses once per level, so a 1 MiB file of '[' would overflow the stack.
+constexpr int kMaxConfigDepth = 64;
 
 Result<json> read_object(const fs::path& file) {
   auto text = read_whole_file(file, kMaxConfigBytes);
   if (!text) return text.error();
-  json j = json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  CappedJson parsed = parse_json_capped(*text, kMaxConfigDepth);
+  if (parsed.too_deep) {
+    return make_error(ErrorCode::kInvalidArgument, file.string() + ": JSON nested deeper than " +
+                                                       std::to_string(kMaxConfigDepth) + " levels");
+  }
+  json& j = parsed.value;
   if (j.is_discarded() || !j.is_object()) {
     return make_error(ErrorCode::kInvalidArgument, file.string() + ": not a JSON object");
   }

@@ -2,7 +2,8 @@
 
 Builds container/Dockerfile (creating the Debian base images first when the engine has none),
 then, for the default (FROM scratch) image as root, as a non-root user and with a read-only root
-filesystem, and for the `slim` target (bookworm-slim) as root: trains the forest and
+filesystem, as uid 65534 (nobody: no home, no passwd entry in the image), and for the `slim`
+target (bookworm-slim) as root: trains the forest and
 the CNN with local_test/train_local.sh into a temporary copy of local_test/test_dir, serves both
 with local_test/serve_local.sh, checks /ping and the predictions for local_test/payloads through
 local_test/predict.sh, and stops the container under load: exit code 0, inside the grace period,
@@ -42,6 +43,8 @@ VARIANTS = {
     "root": (IMAGE, ""),
     "nonroot": (IMAGE, "--user 1000:1000"),
     "readonly": (IMAGE, "--read-only --tmpfs /tmp"),
+    # The unprivileged user of Kubernetes' runAsUser examples; the mounted /opt/ml is its own.
+    "nobody": (IMAGE, "--user 65534"),
     "slim": (SLIM_IMAGE, ""),
 }
 
@@ -105,11 +108,13 @@ def copy_test_dir(dest, variant):
     """A fresh copy of local_test/test_dir (inputs only), writable by the container's user."""
     shutil.copytree(LOCAL_TEST / "test_dir", dest,
                     ignore=shutil.ignore_patterns("model", "output", "checkpoints"))
-    if "--user 1000:1000" in VARIANTS[variant][1]:
+    user = re.search(r"--user (\d+)(?::(\d+))?", VARIANTS[variant][1])
+    if user:
         # What a user does for `--user`: the mounted /opt/ml belongs to that uid.
         for sub in ("model/pulsar", "model/xray", "output", "checkpoints"):
             (dest / sub).mkdir(parents=True, exist_ok=True)
-        subprocess.run(["chown", "-R", "1000:1000", str(dest)], check=True)
+        owner = f"{user.group(1)}:{user.group(2) or user.group(1)}"
+        subprocess.run(["chown", "-R", owner, str(dest)], check=True)
     return dest
 
 

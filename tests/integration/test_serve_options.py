@@ -104,6 +104,18 @@ def test_max_rows_limit(server_factory, small_model, probe_rows):
     assert "more than 5 rows" in lib.error_text(resp)
 
 
+def test_max_json_depth_limit(server_factory, small_model, probe_rows):
+    srv = server_factory.start(small_model, extra_args=["--max-json-depth", "3"])
+    row = probe_rows[0].json_features()
+    # {"instances": [[...]]} nests three deep: allowed; one more level is refused with the limit.
+    assert lib.invoke(None, srv, '{"instances": [' + row + "]}",
+                      content_type="application/json").status_code == 200
+    resp = lib.invoke(None, srv, '{"x": [[[1]]], "instances": [' + row + "]}",
+                      content_type="application/json")
+    assert resp.status_code == 400
+    assert lib.error_text(resp) == "JSON nested deeper than 3 levels"
+
+
 def test_inference_id_is_echoed(server_factory, small_model, probe_rows):
     srv = server_factory.start(small_model)
     resp = lib.invoke(None, srv, probe_rows[0].csv_features(),
