@@ -64,6 +64,17 @@ def wait_fds(server: lib.ServerProcess, target: int, timeout: float = 10.0) -> i
     return n
 
 
+def wait_fds_at_least(server: lib.ServerProcess, target: int, timeout: float = 10.0) -> int:
+    """Polls until the server holds at least target descriptors (its accepts may lag the client's
+    connects, much more so under a sanitizer); returns the last count."""
+    deadline = time.monotonic() + timeout
+    n = fd_count(server)
+    while n < target and time.monotonic() < deadline:
+        time.sleep(0.05)
+        n = fd_count(server)
+    return n
+
+
 def settled_fds(server: lib.ServerProcess) -> int:
     """The descriptor count once connections the tests just closed are gone on the server too."""
     last = fd_count(server)
@@ -304,7 +315,8 @@ def test_3000_idle_keep_alive_connections(srv):
     fds0 = settled_fds(srv)
     socks = open_keep_alive(srv.port, 3000)
     try:
-        assert fd_count(srv) >= fds0 + 3000, f"server holds {fd_count(srv)} fds, had {fds0}"
+        held = wait_fds_at_least(srv, fds0 + 3000)
+        assert held >= fds0 + 3000, f"server holds {held} fds, had {fds0}"
         assert metric_value(srv, "mls_http_connections_open") >= 3000
         with LatencyProbe(srv) as probe:
             time.sleep(3)
@@ -317,7 +329,8 @@ def test_3000_idle_keep_alive_connections(srv):
         for s in socks:
             s.close()
     n = wait_fds(srv, fds0)
-    assert n == fds0, f"server holds {n} descriptors after the 3000 closed, {fds0} before"
+    # More than before would be a leak; fewer only means earlier connections finished closing late.
+    assert n <= fds0, f"server holds {n} descriptors after the 3000 closed, {fds0} before"
     assert srv.running()
 
 
@@ -443,7 +456,8 @@ def test_vanishing_clients_stall_nobody_and_leak_nothing(srv, htru2, scenario):
     rss0 = rss_kib(srv)
     rounds(30)
     n = wait_fds(srv, fds0)
-    assert n == fds0, f"{scenario}: server holds {n} descriptors, {fds0} before"
+    # More than before would be a leak; fewer only means earlier connections finished closing late.
+    assert n <= fds0, f"{scenario}: server holds {n} descriptors, {fds0} before"
     time.sleep(0.3)
     rss = rss_kib(srv)
     assert rss - rss0 < 8 * 1024, f"{scenario}: VmRSS {rss0} KiB -> {rss} KiB after 30 more"
