@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import select
 import signal
 import socket
 import subprocess
@@ -490,3 +491,22 @@ def read_raw_response(f) -> RawResponse:
         if len(body) != n:
             raise ConnectionError(f"short body: {len(body)} of {n} bytes")
     return RawResponse(status, headers, body)
+
+
+def read_until_closed(sock: socket.socket, timeout: float) -> tuple[bytes, float]:
+    """Everything the server sends until it closes (or resets); and when the close came."""
+    deadline = time.monotonic() + timeout
+    data = b""
+    sock.setblocking(False)
+    while time.monotonic() < deadline:
+        readable, _, _ = select.select([sock], [], [], max(0.0, deadline - time.monotonic()))
+        if not readable:
+            continue
+        try:
+            chunk = sock.recv(65536)
+        except ConnectionResetError:
+            return data, time.monotonic()
+        if not chunk:
+            return data, time.monotonic()
+        data += chunk
+    raise AssertionError(f"server did not close the connection within {timeout}s; got {data[:300]!r}")

@@ -148,25 +148,6 @@ class LatencyProbe:
             f"worst {worst * 1000:.1f} ms over {len(self.samples)} requests"
 
 
-def read_until_closed(sock: socket.socket, timeout: float) -> tuple[bytes, float]:
-    """Everything the server sends until it closes (or resets); and when the close came."""
-    deadline = time.monotonic() + timeout
-    data = b""
-    sock.setblocking(False)
-    while time.monotonic() < deadline:
-        readable, _, _ = select.select([sock], [], [], max(0.0, deadline - time.monotonic()))
-        if not readable:
-            continue
-        try:
-            chunk = sock.recv(65536)
-        except ConnectionResetError:
-            return data, time.monotonic()
-        if not chunk:
-            return data, time.monotonic()
-        data += chunk
-    raise AssertionError(f"server did not close the connection within {timeout}s; got {data[:300]!r}")
-
-
 def parse_response(data: bytes) -> tuple[int, dict[str, str], bytes]:
     head, _, body = data.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
@@ -202,7 +183,7 @@ def trickle(port: int, data: bytes, interval: float, result: dict) -> None:
                 time.sleep(interval)
             else:
                 result["sent"] = len(data)
-            result["data"], closed = read_until_closed(sock, 30)
+            result["data"], closed = lib.read_until_closed(sock, 30)
             result["elapsed"] = closed - t0
     except Exception as exc:  # noqa: BLE001 - the test asserts on it
         result["error"] = repr(exc)
@@ -251,7 +232,7 @@ def test_slow_client_past_the_deadline_gets_408(server_factory, small_model):
                         break
                     sock.sendall(body[i:i + 1])
                     time.sleep(1.0)
-                slow_body["data"], closed = read_until_closed(sock, 30)
+                slow_body["data"], closed = lib.read_until_closed(sock, 30)
                 slow_body["elapsed"] = closed - t0
         except Exception as exc:  # noqa: BLE001
             slow_body["error"] = repr(exc)
@@ -259,7 +240,7 @@ def test_slow_client_past_the_deadline_gets_408(server_factory, small_model):
     def silent_client():
         t0 = time.monotonic()
         with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as sock:
-            silent["data"], closed = read_until_closed(sock, 30)
+            silent["data"], closed = lib.read_until_closed(sock, 30)
             silent["elapsed"] = closed - t0
 
     request = lib.raw_request("POST", "/invocations", (GOOD_ROW + "\n").encode(),
@@ -341,7 +322,7 @@ def test_max_connections_refuses_the_extra_one_with_503(server_factory, small_mo
         # One more: a 503 and a close, at once, without reading a request.
         with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as extra:
             t0 = time.monotonic()
-            data, closed = read_until_closed(extra, 5)
+            data, closed = lib.read_until_closed(extra, 5)
         assert closed - t0 < 1.0, f"refusal took {closed - t0:.2f}s"
         status, headers, body = parse_response(data)
         assert status == 503, data[:300]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import select
 import socket
 import subprocess
 import time
@@ -173,27 +172,11 @@ def test_tls_1_1_and_1_0_are_refused_by_the_server(tls_srv, tls_dir, version):
     assert tls_srv.running()
 
 
-def read_until_closed(sock: socket.socket, timeout: float) -> tuple[bytes, float]:
-    deadline = time.monotonic() + timeout
-    data = b""
-    while time.monotonic() < deadline:
-        if not select.select([sock], [], [], max(0.0, deadline - time.monotonic()))[0]:
-            continue
-        try:
-            chunk = sock.recv(65536)
-        except ConnectionResetError:
-            return data, time.monotonic()
-        if not chunk:
-            return data, time.monotonic()
-        data += chunk
-    raise AssertionError(f"not closed within {timeout}s; got {data[:200]!r}")
-
-
 def test_plain_http_request_to_the_tls_port_is_closed_quickly(tls_srv):
     with socket.create_connection(("127.0.0.1", tls_srv.port), timeout=5) as sock:
         t0 = time.monotonic()
         sock.sendall(lib.raw_request("GET", "/ping"))
-        data, closed = read_until_closed(sock, 5)
+        data, closed = lib.read_until_closed(sock, 5)
     assert closed - t0 < 1.0, f"closed after {closed - t0:.2f}s"
     assert not data.startswith(b"HTTP/"), data[:200]
     assert tls_srv.running()
@@ -203,7 +186,7 @@ def test_silent_client_is_closed_at_the_handshake_deadline(server_factory, small
     srv = start_tls(server_factory, small_model, tls_dir, extra_args=["--request-timeout", "2"])
     with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as sock:
         t0 = time.monotonic()
-        data, closed = read_until_closed(sock, 10)
+        data, closed = lib.read_until_closed(sock, 10)
     assert data == b"", data[:200]
     assert 1.5 <= closed - t0 <= 4.0, f"closed after {closed - t0:.2f}s, deadline 2 s"
 
