@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 
+#include "models/forest/partition_predict.h"
+
 #ifdef __FAST_MATH__
 #error "the walk relies on IEEE NaN comparisons: a leaf's x > NaN must stay false"
 #endif
@@ -110,6 +112,8 @@ void compact_predict_proba(const CompactForest& forest, const std::vector<float>
     for (std::size_t r = 0; r < x.rows; ++r)
       predict_one_row(forest, leaf_values.data(), k, x.row(r), x.cols, xi.data(),
                       out.data() + r * k);
+  } else if (x.rows >= kPartitionFromRows && partition_available()) {
+    partition_add_leaves(forest, leaf_values, k, x, out);
   } else {
     for (std::size_t b = 0; b < x.rows; b += kRowBlock)
       predict_block(forest, leaf_values.data(), k, x, b, std::min(x.rows, b + kRowBlock), xi.data(),

@@ -13,6 +13,7 @@
 
 #include "models/forest/compact_forest.h"
 #include "models/forest/forest.h"
+#include "models/forest/partition_predict.h"
 #include "support/hand_forest.h"
 #include "support/random_forest.h"
 
@@ -55,15 +56,32 @@ std::vector<float> predict(const RandomForest& forest, MatrixView x) {
   return out;
 }
 
-// Every row count the kernel splits differently: one row (trees abreast), fewer rows than lanes,
-// exact and partial lane groups, and more than one block of rows.
-const std::size_t kBatchSizes[] = {1, 2, kLanes - 1, kLanes, kLanes + 1, 100, 511, 512, 513, 1300};
+// Every row count the kernels split differently: one row (trees abreast), fewer rows than lanes,
+// exact and partial lane groups, more than one block of rows, and the partition path (on CPUs
+// with AVX-512) from its first batch size, with a partial last 16-row step, and over two blocks.
+using detail::kPartitionBlockRows;
+using detail::kPartitionFromRows;
+const std::size_t kBatchSizes[] = {1,
+                                   2,
+                                   kLanes - 1,
+                                   kLanes,
+                                   kLanes + 1,
+                                   100,
+                                   511,
+                                   512,
+                                   513,
+                                   1300,
+                                   kPartitionFromRows - 1,
+                                   kPartitionFromRows,
+                                   kPartitionFromRows + 7,
+                                   kPartitionBlockRows + 17};
+const std::size_t kMostRows = kPartitionBlockRows + 17;
 
 void expect_matches_naive(const RandomForestShape& shape, std::uint64_t seed) {
   const ForestArrays arrays = testing::random_forest_arrays(shape, seed);
   const RandomForest forest = make_forest(info_for(shape), arrays);
   EXPECT_TRUE(forest.uses_compact_layout());
-  const Matrix all = testing::edge_rows(1300, shape.features, seed + 1);
+  const Matrix all = testing::edge_rows(kMostRows, shape.features, seed + 1);
   for (std::size_t n : kBatchSizes) {
     const MatrixView x{all.values.data(), n, all.cols};
     expect_bit_identical(predict(forest, x), testing::naive_predict(arrays, shape.classes, x),
@@ -92,6 +110,22 @@ TEST(ForestCompactTest, OneFeatureAndStumpsAndLoneLeaves) {
   expect_matches_naive({.trees = 20, .features = 4, .classes = 2, .max_depth = 5, .leaf_chance = 1},
                        12);
   expect_matches_naive({.trees = 20, .features = 4, .classes = 2, .max_depth = 0}, 13);
+}
+
+// NaN goes left (x > t is false), infinities go where their sign says, in every kernel.
+TEST(ForestCompactTest, NonFiniteValuesGoWhereTheNaiveWalkSendsThem) {
+  const RandomForestShape shape{.trees = 30, .features = 5, .classes = 2, .max_depth = 12};
+  const ForestArrays arrays = testing::random_forest_arrays(shape, 41);
+  const RandomForest forest = make_forest(info_for(shape), arrays);
+  Matrix all = testing::edge_rows(kMostRows, shape.features, 42);
+  const float specials[] = {NAN, -NAN, INFINITY, -INFINITY};
+  for (std::size_t i = 0; i < all.values.size(); i += 3)
+    all.values[i] = specials[(i / 3) % 4];
+  for (std::size_t n : {std::size_t{1}, std::size_t{100}, kPartitionFromRows + 5, kMostRows}) {
+    const MatrixView x{all.values.data(), n, all.cols};
+    expect_bit_identical(predict(forest, x), testing::naive_predict(arrays, shape.classes, x),
+                         std::to_string(n) + " rows with NaN and infinities");
+  }
 }
 
 TEST(ForestCompactTest, HandForestsAgreeOnThresholdEquality) {
@@ -182,7 +216,7 @@ TEST(ForestCompactTest, ThreadsSharingOneForestGetTheSameAnswers) {
   const RandomForestShape shape{.trees = 30, .features = 8, .classes = 2, .max_depth = 14};
   const ForestArrays arrays = testing::random_forest_arrays(shape, 31);
   const RandomForest forest = make_forest(info_for(shape), arrays);
-  const Matrix x = testing::edge_rows(700, shape.features, 32);
+  const Matrix x = testing::edge_rows(kPartitionFromRows + 300, shape.features, 32);
   const std::vector<float> want = testing::naive_predict(arrays, 2, x.view());
   std::vector<std::vector<float>> got(4);
   {

@@ -1,0 +1,206 @@
+#include "models/forest/partition_predict.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <numeric>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#ifdef __FAST_MATH__
+#error "leaves carry a NaN threshold and NaN features must go left: x > t must follow IEEE"
+#endif
+
+namespace mls::detail {
+
+#if defined(__x86_64__)
+
+namespace {
+
+// A node reached by fewer rows than this walks them one by one to their leaves: a split costs a
+// stack entry and a partial 16-row step, which a handful of rows does not repay.
+constexpr std::uint32_t kWalkBelow = 12;
+
+using Index = std::uint32_t;  // a row of the block: 32 bits, what the gather takes
+
+#define MLS_AVX512 __attribute__((target("avx512f,popcnt"))) inline
+
+// Packs one 16-row step's rows to their sides: compress in a register, then a masked store
+// (Zen 4 microcodes compress-to-memory).
+MLS_AVX512 void place16(__m512i rows, __mmask16 live, __mmask16 go_right, Index* out,
+                        std::uint32_t& left, std::uint32_t& right) {
+  const auto go_left = static_cast<__mmask16>(live & ~go_right);
+  const auto to_right = static_cast<std::uint32_t>(__builtin_popcount(go_right));
+  const auto to_left = static_cast<std::uint32_t>(__builtin_popcount(go_left));
+  _mm512_mask_storeu_epi32(out + left, static_cast<__mmask16>((1u << to_left) - 1),
+                           _mm512_maskz_compress_epi32(go_left, rows));
+  right -= to_right;
+  _mm512_mask_storeu_epi32(out + right, static_cast<__mmask16>((1u << to_right) - 1),
+                           _mm512_maskz_compress_epi32(go_right, rows));
+  left += to_left;
+}
+
+// Rows src[begin, end) whose x is not above the threshold go to out[begin, left), the others to
+// out[left, end); returns left. The compare is ordered, so a NaN x goes left, as `x > t` sends it
+// in the walks.
+MLS_AVX512 std::uint32_t split(const float* x, float threshold, const Index* src,
+                               std::uint32_t begin, std::uint32_t end, Index* out) {
+  const __m512 t = _mm512_set1_ps(threshold);
+  std::uint32_t left = begin;
+  std::uint32_t right = end;
+  std::uint32_t i = begin;
+  // Compares first, placing after, in chunks: a gather issued behind stores whose addresses are
+  // still unknown (they wait on the previous compare) does not start early, so interleaving the
+  // two serialises every step on the gather's latency.
+  constexpr std::uint32_t kChunk = 16 * 16;
+  __mmask16 go_right[kChunk / 16];
+  while (i + 16 <= end) {
+    const std::uint32_t steps = std::min<std::uint32_t>(kChunk, end - i) / 16;
+    for (std::uint32_t s = 0; s < steps; ++s) {
+      const __m512i rows = _mm512_loadu_si512(src + i + 16 * s);
+      // The masked gather: GCC 12's unmasked one trips -Wmaybe-uninitialized inside its header.
+      const __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), 0xFFFF, rows, x, 4);
+      go_right[s] = _mm512_cmp_ps_mask(v, t, _CMP_GT_OQ);
+    }
+    for (std::uint32_t s = 0; s < steps; ++s)
+      place16(_mm512_loadu_si512(src + i + 16 * s), 0xFFFF, go_right[s], out, left, right);
+    i += 16 * steps;
+  }
+  if (i < end) {
+    const auto live = static_cast<__mmask16>((1u << (end - i)) - 1);
+    const __m512i rows = _mm512_maskz_loadu_epi32(live, src + i);
+    const __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live, rows, x, 4);
+    place16(rows, live, _mm512_mask_cmp_ps_mask(live, v, t, _CMP_GT_OQ), out, left, right);
+  }
+  return left;
+}
+
+struct Pending {
+  std::uint32_t node;
+  std::uint32_t begin;
+  std::uint32_t end;
+  std::uint32_t buffer;  // which of the two index buffers holds this node's rows
+};
+
+struct Block {
+  const float* columns;  // feature f of block row r at columns[f * rows + r]
+  std::size_t rows;
+  const Index* all;  // 0, 1, ..., rows - 1: the root's rows
+  Index* buffers[2];
+  float* out;  // the output of the block's first row
+};
+
+class TreePass {
+ public:
+  TreePass(const CompactForest& f, const float* leaf_values, std::size_t k)
+      : nodes_(f.nodes.data()), slot_(f.slot.data()), leaf_values_(leaf_values), k_(k) {}
+
+  void run(const Block& b, std::uint32_t root, std::vector<Pending>& stack) const {
+    stack.clear();
+    visit(b, root, b.all, 0, static_cast<std::uint32_t>(b.rows), 0, stack);
+    while (!stack.empty()) {
+      const Pending p = stack.back();
+      stack.pop_back();
+      visit(b, p.node, b.buffers[p.buffer], p.begin, p.end, p.buffer ^ 1u, stack);
+    }
+  }
+
+ private:
+  const float* column(const Block& b, std::uint32_t node) const {
+    return b.columns + static_cast<std::size_t>(slot_[node] / kLanes) * b.rows;
+  }
+
+  void add_leaf(const Block& b, std::uint32_t node, Index row) const {
+    const float* leaf =
+        leaf_values_ + static_cast<std::size_t>(compact_leaf_row(nodes_[node])) * k_;
+    float* acc = b.out + static_cast<std::size_t>(row) * k_;
+    for (std::size_t c = 0; c < k_; ++c)
+      acc[c] += leaf[c];
+  }
+
+  // Rows src[begin, end) have reached `node`. A leaf or a small group is finished here; an inner
+  // node splits its rows into b.buffers[dst][begin, end) and queues both children. That range of
+  // the other buffer is free: the parent has read it, and siblings' ranges never overlap.
+  MLS_AVX512 void visit(const Block& b, std::uint32_t node, const Index* src, std::uint32_t begin,
+                        std::uint32_t end, std::uint32_t dst, std::vector<Pending>& stack) const {
+    const CompactNode n = nodes_[node];
+    if (n.child == node) {
+      for (std::uint32_t i = begin; i < end; ++i)
+        add_leaf(b, node, src[i]);
+      return;
+    }
+    if (end - begin < kWalkBelow) {
+      for (std::uint32_t i = begin; i < end; ++i)
+        walk_one(b, node, src[i]);
+      return;
+    }
+    const std::uint32_t left = split(column(b, node), n.threshold, src, begin, end, b.buffers[dst]);
+    if (left < end) stack.push_back({n.child + 1, left, end, dst});
+    if (begin < left) stack.push_back({n.child, begin, left, dst});
+  }
+
+  void walk_one(const Block& b, std::uint32_t node, Index row) const {
+    for (;;) {
+      const CompactNode n = nodes_[node];
+      const std::uint32_t next = n.child + (column(b, node)[row] > n.threshold);
+      if (next == node) break;  // a leaf points to itself
+      node = next;
+    }
+    add_leaf(b, node, row);
+  }
+
+  const CompactNode* nodes_;
+  const std::uint16_t* slot_;
+  const float* leaf_values_;
+  std::size_t k_;
+};
+
+}  // namespace
+
+bool partition_available() {
+  static const bool has_avx512 = __builtin_cpu_supports("avx512f");
+  return has_avx512;
+}
+
+void partition_add_leaves(const CompactForest& forest, const std::vector<float>& leaf_values,
+                          std::size_t num_classes, MatrixView x, std::span<float> out) {
+  // Per-thread scratch, grown once and reused: the model is shared by every server thread.
+  thread_local std::vector<float> columns;
+  thread_local std::vector<Index> indices;
+  thread_local std::vector<Pending> stack;
+  const std::size_t block_rows = std::min(x.rows, kPartitionBlockRows);
+  if (columns.size() < block_rows * x.cols) columns.resize(block_rows * x.cols);
+  if (indices.size() < 3 * block_rows) indices.resize(3 * block_rows);
+  Index* all = indices.data();
+  std::iota(all, all + block_rows, Index{0});
+  const TreePass pass(forest, leaf_values.data(), num_classes);
+  for (std::size_t first = 0; first < x.rows; first += kPartitionBlockRows) {
+    const std::size_t rows = std::min(kPartitionBlockRows, x.rows - first);
+    for (std::size_t r = 0; r < rows; ++r) {
+      const float* src = x.row(first + r);
+      for (std::size_t c = 0; c < x.cols; ++c)
+        columns[c * rows + r] = src[c];
+    }
+    const Block block{columns.data(),
+                      rows,
+                      all,
+                      {indices.data() + block_rows, indices.data() + 2 * block_rows},
+                      out.data() + first * num_classes};
+    for (const std::uint32_t root : forest.roots)
+      pass.run(block, root, stack);
+  }
+}
+
+#else  // no AVX-512 to split with: the lockstep walk is faster at every batch size
+
+bool partition_available() {
+  return false;
+}
+
+void partition_add_leaves(const CompactForest&, const std::vector<float>&, std::size_t, MatrixView,
+                          std::span<float>) {}
+
+#endif
+
+}  // namespace mls::detail
