@@ -148,12 +148,16 @@ void HttpSession<Stream>::wait_for_request() {
                           });
 }
 
-// Idle means waiting for a request of which no byte has arrived (or for the TLS handshake that
-// precedes it): closing then loses nothing.
+// Idle means waiting for a request of which no byte has arrived, not even in the kernel's receive
+// buffer (or for the TLS handshake that precedes it): closing then loses nothing. A request that
+// has reached the socket but not yet our read would otherwise be dropped by a drain's sweep.
 template <class Stream>
-bool HttpSession<Stream>::idle() const {
-  return handshaking_ ||
-         (reading_header_ && buffer_.size() == 0 && parser_ && !parser_->got_some());
+bool HttpSession<Stream>::idle() {
+  if (handshaking_) return true;
+  if (!reading_header_ || buffer_.size() != 0 || !parser_ || parser_->got_some()) return false;
+  error_code ec;
+  const std::size_t unread = lowest().socket().available(ec);
+  return !ec && unread == 0;
 }
 
 template <class Stream>

@@ -63,7 +63,7 @@ class HttpSession final : public Session {
 
   void handshake();
   void wait_for_request();
-  bool idle() const;
+  bool idle();
   void on_header(boost::system::error_code ec, std::size_t bytes);
   void read_body();
   void on_body(boost::system::error_code ec, std::size_t bytes);
