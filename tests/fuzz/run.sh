@@ -46,6 +46,7 @@ for tool in clang clang++ cmake ninja; do
 done
 
 if ((do_build)); then
+  mkdir -p "$build"
   launcher=()
   command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
   CC=clang CXX=clang++ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
