@@ -43,7 +43,8 @@ MLS_AVX512 void place16(__m512i rows, __mmask16 live, __mmask16 go_right, Index*
 
 // Rows src[begin, end) whose x is not above the threshold go to out[begin, left), the others to
 // out[left, end); returns left. The compare is ordered, so a NaN x goes left, as `x > t` sends it
-// in the walks.
+// in the walks. kAllRows: src is 0, 1, ... (the root's rows), so x is read straight, not gathered.
+template <bool kAllRows>
 MLS_AVX512 std::uint32_t split(const float* x, float threshold, const Index* src,
                                std::uint32_t begin, std::uint32_t end, Index* out) {
   const __m512 t = _mm512_set1_ps(threshold);
@@ -58,9 +59,14 @@ MLS_AVX512 std::uint32_t split(const float* x, float threshold, const Index* src
   while (i + 16 <= end) {
     const std::uint32_t steps = std::min<std::uint32_t>(kChunk, end - i) / 16;
     for (std::uint32_t s = 0; s < steps; ++s) {
-      const __m512i rows = _mm512_loadu_si512(src + i + 16 * s);
-      // The masked gather: GCC 12's unmasked one trips -Wmaybe-uninitialized inside its header.
-      const __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), 0xFFFF, rows, x, 4);
+      __m512 v;
+      if constexpr (kAllRows) {
+        v = _mm512_loadu_ps(x + i + 16 * s);
+      } else {
+        const __m512i rows = _mm512_loadu_si512(src + i + 16 * s);
+        // The masked gather: GCC 12's unmasked one trips -Wmaybe-uninitialized in its header.
+        v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), 0xFFFF, rows, x, 4);
+      }
       go_right[s] = _mm512_cmp_ps_mask(v, t, _CMP_GT_OQ);
     }
     for (std::uint32_t s = 0; s < steps; ++s)
@@ -70,7 +76,8 @@ MLS_AVX512 std::uint32_t split(const float* x, float threshold, const Index* src
   if (i < end) {
     const auto live = static_cast<__mmask16>((1u << (end - i)) - 1);
     const __m512i rows = _mm512_maskz_loadu_epi32(live, src + i);
-    const __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live, rows, x, 4);
+    const __m512 v = kAllRows ? _mm512_maskz_loadu_ps(live, x + i)
+                              : _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live, rows, x, 4);
     place16(rows, live, _mm512_mask_cmp_ps_mask(live, v, t, _CMP_GT_OQ), out, left, right);
   }
   return left;
@@ -91,10 +98,16 @@ struct Block {
   float* out;  // the output of the block's first row
 };
 
+// kClasses: the class count when known at compile time (two: a fixed-length add the compiler
+// unrolls, the common case), 0 for any count (k).
+template <std::size_t kClasses>
 class TreePass {
  public:
   TreePass(const CompactForest& f, const float* leaf_values, std::size_t k)
-      : nodes_(f.nodes.data()), slot_(f.slot.data()), leaf_values_(leaf_values), k_(k) {}
+      : nodes_(f.nodes.data()),
+        slot_(f.slot.data()),
+        leaf_values_(leaf_values),
+        k_(kClasses != 0 ? kClasses : k) {}
 
   void run(const Block& b, std::uint32_t root, std::vector<Pending>& stack) const {
     stack.clear();
@@ -115,8 +128,13 @@ class TreePass {
     const float* leaf =
         leaf_values_ + static_cast<std::size_t>(compact_leaf_row(nodes_[node])) * k_;
     float* acc = b.out + static_cast<std::size_t>(row) * k_;
-    for (std::size_t c = 0; c < k_; ++c)
-      acc[c] += leaf[c];
+    if constexpr (kClasses != 0) {
+      for (std::size_t c = 0; c < kClasses; ++c)
+        acc[c] += leaf[c];
+    } else {
+      for (std::size_t c = 0; c < k_; ++c)
+        acc[c] += leaf[c];
+    }
   }
 
   // Rows src[begin, end) have reached `node`. A leaf or a small group is finished here; an inner
@@ -135,7 +153,10 @@ class TreePass {
         walk_one(b, node, src[i]);
       return;
     }
-    const std::uint32_t left = split(column(b, node), n.threshold, src, begin, end, b.buffers[dst]);
+    const float* x = column(b, node);
+    Index* out = b.buffers[dst];
+    const std::uint32_t left = src == b.all ? split<true>(x, n.threshold, src, begin, end, out)
+                                            : split<false>(x, n.threshold, src, begin, end, out);
     if (left < end) stack.push_back({n.child + 1, left, end, dst});
     if (begin < left) stack.push_back({n.child, begin, left, dst});
   }
@@ -163,8 +184,11 @@ bool partition_available() {
   return has_avx512;
 }
 
-void partition_add_leaves(const CompactForest& forest, const std::vector<float>& leaf_values,
-                          std::size_t num_classes, MatrixView x, std::span<float> out) {
+namespace {
+
+template <std::size_t kClasses>
+void add_leaves(const CompactForest& forest, const std::vector<float>& leaf_values,
+                std::size_t num_classes, MatrixView x, std::span<float> out) {
   // Per-thread scratch, grown once and reused: the model is shared by every server thread.
   thread_local std::vector<float> columns;
   thread_local std::vector<Index> indices;
@@ -174,7 +198,7 @@ void partition_add_leaves(const CompactForest& forest, const std::vector<float>&
   if (indices.size() < 3 * block_rows) indices.resize(3 * block_rows);
   Index* all = indices.data();
   std::iota(all, all + block_rows, Index{0});
-  const TreePass pass(forest, leaf_values.data(), num_classes);
+  const TreePass<kClasses> pass(forest, leaf_values.data(), num_classes);
   for (std::size_t first = 0; first < x.rows; first += kPartitionBlockRows) {
     const std::size_t rows = std::min(kPartitionBlockRows, x.rows - first);
     for (std::size_t r = 0; r < rows; ++r) {
@@ -190,6 +214,14 @@ void partition_add_leaves(const CompactForest& forest, const std::vector<float>&
     for (const std::uint32_t root : forest.roots)
       pass.run(block, root, stack);
   }
+}
+
+}  // namespace
+
+void partition_add_leaves(const CompactForest& forest, const std::vector<float>& leaf_values,
+                          std::size_t num_classes, MatrixView x, std::span<float> out) {
+  if (num_classes == 2) return add_leaves<2>(forest, leaf_values, num_classes, x, out);
+  add_leaves<0>(forest, leaf_values, num_classes, x, out);
 }
 
 #else  // no AVX-512 to split with: the lockstep walk is faster at every batch size
