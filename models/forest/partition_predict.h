@@ -6,10 +6,10 @@
 // about a third of its steps). Sums the leaves tree by tree in tree order, as the walks do:
 // bit-identical results.
 //
-// Measured on HTRU2's 100-tree forest (forest_predict_bench, one thread, Zen 4): 1.08 M rows/s at
-// 10 000 rows against 0.70 M for the lockstep walk, 0.83 M vs 0.70 M at 2 000, even at 1 000,
-// slower below. Without AVX-512 the split is scalar and lost to the walk at every size, so the
-// path is not offered there.
+// Measured on HTRU2's 100-tree forest (forest_predict_bench, one thread, Zen 4; bench/README.md):
+// 1.22 M rows/s at 10 000 rows against 0.70 M for the lockstep walk, 0.92 M at 2 000, 0.76 M vs
+// 0.71 M at 1 000, slower below a few hundred. Without AVX-512 the split is scalar and lost to the
+// walk at every size, so the path is not offered there.
 
 #include <span>
 #include <vector>
