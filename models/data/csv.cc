@@ -30,8 +30,11 @@ template <class Fn>
 bool for_each_line(std::string_view text, Fn&& fn) {
   std::size_t pos = 0;
   while (pos < text.size()) {
-    std::size_t end = text.find_first_of("\r\n", pos);
-    if (end == std::string_view::npos) return fn(text.substr(pos));
+    // A plain scan: string_view::find_first_of calls memchr on "\r\n" once per character.
+    std::size_t end = pos;
+    while (end < text.size() && text[end] != '\n' && text[end] != '\r')
+      ++end;
+    if (end == text.size()) return fn(text.substr(pos));
     if (!fn(text.substr(pos, end - pos))) return false;
     pos = end + 1;
     if (text[end] == '\r' && pos < text.size() && text[pos] == '\n') ++pos;
