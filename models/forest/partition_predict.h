@@ -7,7 +7,7 @@
 // bit-identical results.
 //
 // Measured on HTRU2's 100-tree forest (forest_predict_bench, one thread, Zen 4; bench/README.md):
-// 1.22 M rows/s at 10 000 rows against 0.70 M for the lockstep walk, 0.92 M at 2 000, 0.76 M vs
+// 1.29 M rows/s at 10 000 rows against 0.70 M for the lockstep walk, 0.92 M at 2 000, 0.76 M vs
 // 0.71 M at 1 000, slower below a few hundred. Without AVX-512 the split is scalar and lost to the
 // walk at every size, so the path is not offered there.
 
@@ -24,7 +24,7 @@ inline constexpr std::size_t kPartitionFromRows = 1000;
 // Rows per pass over the trees; bigger batches are split into blocks of this many.
 inline constexpr std::size_t kPartitionBlockRows = 16384;
 
-// True when this CPU has AVX-512F (checked once).
+// True when this CPU has AVX-512F and DQ (checked once).
 bool partition_available();
 
 // Adds every tree's leaf distribution for each row of x to out (rows * num_classes; not cleared,
