@@ -6,7 +6,6 @@ rule; bad images; dynamic batching under concurrent load."""
 from __future__ import annotations
 
 import concurrent.futures
-import io
 import json
 import os
 import shutil
@@ -22,6 +21,7 @@ import requests
 from PIL import Image
 
 import mls_testlib as lib
+from bad_input_cases import jpeg_bytes, npy_bytes, png_bytes
 
 NPZ = lib.DATA_DIR / "pneumoniamnist" / "pneumoniamnist.npz"
 CLASS_NAMES = ["normal", "pneumonia"]
@@ -37,25 +37,6 @@ def arrays() -> dict[str, np.ndarray]:
         pytest.fail(f"PneumoniaMNIST not found at {NPZ} (set MLS_DATA_DIR)", pytrace=False)
     with np.load(NPZ) as d:
         return {k: d[k] for k in d.files}
-
-
-def png_bytes(image: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(image).save(buf, format="PNG")
-    return buf.getvalue()
-
-
-def jpeg_bytes(image: np.ndarray | Image.Image, quality: int = 95) -> bytes:
-    img = image if isinstance(image, Image.Image) else Image.fromarray(image)
-    buf = io.BytesIO()
-    img.save(buf, format="JPEG", quality=quality)
-    return buf.getvalue()
-
-
-def npy_bytes(array: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, array)
-    return buf.getvalue()
 
 
 def train_cnn(root: Path, hyperparameters: dict[str, str], training: dict[str, bytes] | None,
