@@ -121,11 +121,12 @@ void CnnNetwork::forward(const float* p, const float* x, std::size_t n,
 }
 
 void CnnNetwork::predict(std::span<const float> params, const float* x, std::size_t n, float* probs,
-                         CnnScratch& scratch) const {
+                         CnnScratch& scratch, const InferenceWeights* prepared) const {
   const std::size_t k = arch_.num_classes, features = num_features();
-  for (std::size_t start = 0; start < n; start += kPredictBlock) {
+  const std::size_t block = prepared != nullptr ? kPreparedBlock : kPredictBlock;
+  for (std::size_t start = 0; start < n; start += block) {
     inference_forward(arch_, layout_, params.data(), x + start * features,
-                      std::min(kPredictBlock, n - start), probs + start * k, scratch.inference);
+                      std::min(block, n - start), probs + start * k, scratch.inference, prepared);
   }
 }
 

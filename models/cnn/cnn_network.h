@@ -73,12 +73,18 @@ class CnnNetwork {
   // 1-2 % faster on the bench machine (5-7 % with AVX2-only kernels), not worth giving that up;
   // 16 and more were slower, their activations overflowing the cache (bench/RESULTS.md).
   static constexpr std::size_t kPredictBlock = 1;
+  // The same with prepared weights (a served model): that pass runs its layers one image at a
+  // time except the first dense layer, which shares one pass over its weights among a group of
+  // images and still gives each image the same bits (sparse_dense.h); blocks of 8 give it two
+  // groups of 4 and keep the activations (~40 KB per image) in cache.
+  static constexpr std::size_t kPreparedBlock = 8;
 
   // x [n, s*s] -> probs [n, classes]; no dropout. Runs the inference-only pass (cnn_inference.h)
-  // in blocks of kPredictBlock images; it agrees with the training forward's softmax to float
-  // rounding. params [num_params]; only scratch.inference is used.
+  // in blocks of kPredictBlock (kPreparedBlock) images; it agrees with the training forward's
+  // softmax to float rounding. params [num_params]; only scratch.inference is used. prepared: see
+  // inference_forward.
   void predict(std::span<const float> params, const float* x, std::size_t n, float* probs,
-               CnnScratch& scratch) const;
+               CnnScratch& scratch, const InferenceWeights* prepared = nullptr) const;
 
   // Mean cross-entropy of the batch against labels [n] (each in [0, classes)); grad [num_params]
   // is overwritten with its gradient. With a dropout_seed, dropout is on and its mask comes from

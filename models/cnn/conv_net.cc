@@ -7,7 +7,9 @@
 namespace mls {
 
 ConvNet::ConvNet(ModelInfo info, cnn::CnnNetwork network, std::vector<float> params)
-    : info_(std::move(info)), network_(std::move(network)), params_(std::move(params)) {}
+    : info_(std::move(info)), network_(std::move(network)), params_(std::move(params)) {
+  prepared_ = cnn::prepare_inference(network_.arch(), network_.layout(), params_.data());
+}
 
 Result<ConvNet> ConvNet::create(ModelInfo info, const cnn::CnnArch& arch,
                                 std::vector<float> params) {
@@ -44,7 +46,7 @@ Result<ConvNet> ConvNet::create(ModelInfo info, const cnn::CnnArch& arch,
 
 void ConvNet::predict_proba(MatrixView x, std::span<float> out) const {
   thread_local cnn::CnnScratch scratch;
-  network_.predict(params_, x.data, x.rows, out.data(), scratch);
+  network_.predict(params_, x.data, x.rows, out.data(), scratch, &prepared_);
 }
 
 }  // namespace mls

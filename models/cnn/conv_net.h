@@ -24,13 +24,13 @@ class ConvNet final : public Model {
   std::span<const float> params() const { return params_; }
 
   // x: [n, side*side] normalised pixels; out: [n, classes]. Rows are run in blocks of kBlock
-  // images (CnnNetwork::kPredictBlock), so memory stays bounded for any n and a row's result does
+  // images (CnnNetwork::kPreparedBlock), so memory stays bounded for any n and a row's result does
   // not depend on the rows batched with it.
   // The activations live in a thread_local scratch that every ConvNet on the thread reuses: nothing
   // mutable is shared between threads, and no call pays for allocating and paging in fresh buffers.
   void predict_proba(MatrixView x, std::span<float> out) const override;
 
-  static constexpr std::size_t kBlock = cnn::CnnNetwork::kPredictBlock;
+  static constexpr std::size_t kBlock = cnn::CnnNetwork::kPreparedBlock;
 
  private:
   ConvNet(ModelInfo info, cnn::CnnNetwork network, std::vector<float> params);
@@ -38,6 +38,7 @@ class ConvNet final : public Model {
   ModelInfo info_;
   cnn::CnnNetwork network_;
   std::vector<float> params_;
+  cnn::InferenceWeights prepared_;  // derived from params_ once, at load
 };
 
 }  // namespace mls

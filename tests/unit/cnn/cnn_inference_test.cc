@@ -133,6 +133,10 @@ TEST(CnnInference, MatchesTrainingForwardAndDirectEvaluation) {
       net->predict(p, x.data(), n, blocked.data(), scratch);
       InferenceScratch one_pass;
       inference_forward(arch, net->layout(), p.data(), x.data(), n, whole.data(), one_pass);
+      // As a served model runs it: Winograd conv2, transposed fc1.
+      const auto prepared = prepare_inference(arch, net->layout(), p.data());
+      std::vector<float> served(n * arch.num_classes);
+      net->predict(p, x.data(), n, served.data(), scratch, &prepared);
       const auto trained = training_probs(*net, p, x.data(), n);
       const auto direct = reference_probs(*net, p, x.data(), n);
       for (std::size_t i = 0; i < blocked.size(); ++i) {
@@ -140,6 +144,7 @@ TEST(CnnInference, MatchesTrainingForwardAndDirectEvaluation) {
         ASSERT_NEAR(blocked[i], direct[i], 1e-5) << "at " << i;
         ASSERT_NEAR(whole[i], trained[i], 1e-5) << "at " << i;
         ASSERT_NEAR(whole[i], direct[i], 1e-5) << "at " << i;
+        ASSERT_NEAR(served[i], direct[i], 1e-5) << "at " << i;
       }
     }
   }

@@ -50,6 +50,21 @@ TEST(ConvNet, BatchEqualsOneByOneAndRowsSumToOne) {
   }
 }
 
+// The served path (direct first block, transposed first dense layer) makes the same calls for an
+// image whatever batch it comes in: the bits agree, not just the values.
+TEST(ConvNet, BatchEqualsOneByOneBitForBit) {
+  const ConvNet net = make_net(28, 2);
+  const std::size_t n = 9;
+  const auto x = random_vector(n * 784, 32, 2.0f);
+  std::vector<float> batch(n * 2), one(2);
+  net.predict_proba(MatrixView{x.data(), n, 784}, batch);
+  for (std::size_t i = 0; i < n; ++i) {
+    net.predict_proba(MatrixView{x.data() + i * 784, 1, 784}, one);
+    EXPECT_EQ(one[0], batch[2 * i]) << "image " << i;
+    EXPECT_EQ(one[1], batch[2 * i + 1]) << "image " << i;
+  }
+}
+
 TEST(ConvNet, ThreadsShareOneInstance) {
   const ConvNet net = make_net(12, 2);
   const std::size_t n = 9;

@@ -1,0 +1,114 @@
+#include "models/cnn/conv1_direct.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+namespace mls::cnn {
+
+#if defined(__x86_64__)
+
+namespace {
+
+#define MLS_AVX512 __attribute__((target("avx512f"))) inline
+
+// _mm512_max_ps, spelled so that GCC 12 does not warn about the undefined vector inside it.
+MLS_AVX512 __m512 max16(__m512 a, __m512 b) {
+  return _mm512_maskz_max_ps(0xFFFF, a, b);
+}
+
+// 16 channels of the conv output at (y, x), all nine taps inside the image.
+MLS_AVX512 __m512 interior_pixel(const float* x, std::size_t side, std::size_t y, std::size_t col,
+                                 const __m512* taps) {
+  const float* r0 = x + (y - 1) * side + (col - 1);
+  const float* r1 = r0 + side;
+  const float* r2 = r1 + side;
+  __m512 acc = _mm512_mul_ps(_mm512_set1_ps(r0[0]), taps[0]);
+  acc = _mm512_fmadd_ps(_mm512_set1_ps(r0[1]), taps[1], acc);
+  acc = _mm512_fmadd_ps(_mm512_set1_ps(r0[2]), taps[2], acc);
+  acc = _mm512_fmadd_ps(_mm512_set1_ps(r1[0]), taps[3], acc);
+  acc = _mm512_fmadd_ps(_mm512_set1_ps(r1[1]), taps[4], acc);
+  acc = _mm512_fmadd_ps(_mm512_set1_ps(r1[2]), taps[5], acc);
+  acc = _mm512_fmadd_ps(_mm512_set1_ps(r2[0]), taps[6], acc);
+  acc = _mm512_fmadd_ps(_mm512_set1_ps(r2[1]), taps[7], acc);
+  return _mm512_fmadd_ps(_mm512_set1_ps(r2[2]), taps[8], acc);
+}
+
+// The same at any (y, x): taps over the zero padding are skipped.
+MLS_AVX512 __m512 any_pixel(const float* x, std::size_t side, std::size_t y, std::size_t col,
+                            const __m512* taps) {
+  __m512 acc = _mm512_setzero_ps();
+  for (std::size_t ky = 0; ky < 3; ++ky) {
+    if (y + ky == 0 || y + ky > side) continue;
+    const float* row = x + (y + ky - 1) * side;
+    for (std::size_t kx = 0; kx < 3; ++kx) {
+      if (col + kx == 0 || col + kx > side) continue;
+      acc = _mm512_fmadd_ps(_mm512_set1_ps(row[col + kx - 1]), taps[ky * 3 + kx], acc);
+    }
+  }
+  return acc;
+}
+
+// One image, one block of 16 channels.
+MLS_AVX512 void image_block(const float* x, const float* w, const float* bias, std::size_t side,
+                            std::size_t c_out, float* y) {
+  __m512 taps[9];
+  for (std::size_t t = 0; t < 9; ++t)
+    taps[t] = _mm512_loadu_ps(w + t * c_out);
+  const __m512 b = _mm512_loadu_ps(bias);
+  const __m512 zero = _mm512_setzero_ps();
+  const std::size_t half = side / 2;
+  for (std::size_t py = 0; py < half; ++py) {
+    const std::size_t y0 = 2 * py;
+    const bool rows_inside = y0 >= 1 && y0 + 2 < side;
+    for (std::size_t px = 0; px < half; ++px) {
+      const std::size_t x0 = 2 * px;
+      __m512 top_left, top_right, bottom_left, bottom_right;
+      if (rows_inside && x0 >= 1 && x0 + 2 < side) {
+        top_left = interior_pixel(x, side, y0, x0, taps);
+        top_right = interior_pixel(x, side, y0, x0 + 1, taps);
+        bottom_left = interior_pixel(x, side, y0 + 1, x0, taps);
+        bottom_right = interior_pixel(x, side, y0 + 1, x0 + 1, taps);
+      } else {
+        top_left = any_pixel(x, side, y0, x0, taps);
+        top_right = any_pixel(x, side, y0, x0 + 1, taps);
+        bottom_left = any_pixel(x, side, y0 + 1, x0, taps);
+        bottom_right = any_pixel(x, side, y0 + 1, x0 + 1, taps);
+      }
+      // The same order of operations as bias_relu_maxpool2x2_forward: max, then bias, then ReLU.
+      const __m512 m = max16(max16(top_left, top_right), max16(bottom_left, bottom_right));
+      _mm512_storeu_ps(y + (py * half + px) * c_out, max16(_mm512_add_ps(m, b), zero));
+    }
+  }
+}
+
+}  // namespace
+
+bool conv1_direct_available(std::size_t c_out) {
+  static const bool has_avx512 = __builtin_cpu_supports("avx512f");
+  return has_avx512 && c_out != 0 && c_out % 16 == 0;
+}
+
+void conv1_bias_relu_pool(const float* x, const float* w, const float* bias, std::size_t n,
+                          std::size_t side, std::size_t c_out, float* y) {
+  const std::size_t half = side / 2;
+  for (std::size_t img = 0; img < n; ++img) {
+    for (std::size_t c = 0; c < c_out; c += 16) {
+      image_block(x + img * side * side, w + c, bias + c, side, c_out,
+                  y + img * half * half * c_out + c);
+    }
+  }
+}
+
+#else
+
+bool conv1_direct_available(std::size_t) {
+  return false;
+}
+
+void conv1_bias_relu_pool(const float*, const float*, const float*, std::size_t, std::size_t,
+                          std::size_t, float*) {}
+
+#endif
+
+}  // namespace mls::cnn

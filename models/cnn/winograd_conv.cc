@@ -1,0 +1,220 @@
+#include "models/cnn/winograd_conv.h"
+
+#include <algorithm>
+#include <cstring>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#include "models/cnn/cnn_gemm.h"
+
+namespace mls::cnn {
+namespace {
+
+constexpr std::size_t kTerms = 16;  // a 4x4 transformed tile
+
+// The 4x4 input tile of output tile (ty, tx), rows and columns 2t-1 .. 2t+2, as d [16, c] with
+// the zero padding filled in.
+void gather_tile(const float* x, std::size_t side, std::size_t c, std::size_t ty, std::size_t tx,
+                 float* d) {
+  for (std::size_t r = 0; r < 4; ++r) {
+    const std::size_t iy = 2 * ty + r;  // + 1 for the padding: row iy - 1 of x
+    for (std::size_t k = 0; k < 4; ++k) {
+      const std::size_t ix = 2 * tx + k;
+      float* dst = d + (r * 4 + k) * c;
+      if (iy == 0 || iy > side || ix == 0 || ix > side) {
+        std::memset(dst, 0, c * sizeof(float));
+      } else {
+        std::memcpy(dst, x + ((iy - 1) * side + (ix - 1)) * c, c * sizeof(float));
+      }
+    }
+  }
+}
+
+// v = B^T d B for every channel, B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]; term k of the
+// tile goes to v[k * stride + ci].
+void transform_input(const float* d, std::size_t c, float* v, std::size_t stride) {
+  for (std::size_t ci = 0; ci < c; ++ci) {
+    float t[4][4];
+    for (std::size_t k = 0; k < 4; ++k) {
+      const float d0 = d[(0 + k) * c + ci], d1 = d[(4 + k) * c + ci];
+      const float d2 = d[(8 + k) * c + ci], d3 = d[(12 + k) * c + ci];
+      t[0][k] = d0 - d2;
+      t[1][k] = d1 + d2;
+      t[2][k] = d2 - d1;
+      t[3][k] = d1 - d3;
+    }
+    for (std::size_t r = 0; r < 4; ++r) {
+      v[(r * 4 + 0) * stride + ci] = t[r][0] - t[r][2];
+      v[(r * 4 + 1) * stride + ci] = t[r][1] + t[r][2];
+      v[(r * 4 + 2) * stride + ci] = t[r][2] - t[r][1];
+      v[(r * 4 + 3) * stride + ci] = t[r][1] - t[r][3];
+    }
+  }
+}
+
+// y = A^T m A for every channel, A^T = [1 1 1 0; 0 1 -1 -1], then the tile's max, the bias and
+// the ReLU. Term k of the tile is m[k * stride + co].
+void transform_output_pool(const float* m, std::size_t stride, const float* bias, std::size_t c,
+                           float* y) {
+  for (std::size_t co = 0; co < c; ++co) {
+    float s0[4], s1[4];
+    for (std::size_t k = 0; k < 4; ++k) {
+      const float m0 = m[(0 + k) * stride + co], m1 = m[(4 + k) * stride + co];
+      const float m2 = m[(8 + k) * stride + co], m3 = m[(12 + k) * stride + co];
+      s0[k] = m0 + m1 + m2;
+      s1[k] = m1 - m2 - m3;
+    }
+    const float y00 = s0[0] + s0[1] + s0[2], y01 = s0[1] - s0[2] - s0[3];
+    const float y10 = s1[0] + s1[1] + s1[2], y11 = s1[1] - s1[2] - s1[3];
+    const float v = std::max(std::max(y00, y01), std::max(y10, y11)) + bias[co];
+    y[co] = v > 0.0f ? v : 0.0f;
+  }
+}
+
+#if defined(__x86_64__)
+
+#define MLS_AVX512 __attribute__((target("avx512f"))) inline
+
+// _mm512_max_ps, spelled so that GCC 12 does not warn about the undefined vector inside it.
+MLS_AVX512 __m512 max16(__m512 a, __m512 b) {
+  return _mm512_maskz_max_ps(0xFFFF, a, b);
+}
+
+// gather_tile + transform_input for 16 channels at a time, straight from x (c % 16 == 0).
+MLS_AVX512 void transform_input_avx512(const float* x, std::size_t side, std::size_t c,
+                                       std::size_t ty, std::size_t tx, float* v,
+                                       std::size_t stride) {
+  for (std::size_t cb = 0; cb < c; cb += 16) {
+    __m512 d[4][4];
+    for (std::size_t r = 0; r < 4; ++r) {
+      const std::size_t iy = 2 * ty + r;
+      for (std::size_t k = 0; k < 4; ++k) {
+        const std::size_t ix = 2 * tx + k;
+        d[r][k] = (iy == 0 || iy > side || ix == 0 || ix > side)
+                      ? _mm512_setzero_ps()
+                      : _mm512_loadu_ps(x + ((iy - 1) * side + (ix - 1)) * c + cb);
+      }
+    }
+    __m512 t[4][4];
+    for (std::size_t k = 0; k < 4; ++k) {
+      t[0][k] = _mm512_sub_ps(d[0][k], d[2][k]);
+      t[1][k] = _mm512_add_ps(d[1][k], d[2][k]);
+      t[2][k] = _mm512_sub_ps(d[2][k], d[1][k]);
+      t[3][k] = _mm512_sub_ps(d[1][k], d[3][k]);
+    }
+    for (std::size_t r = 0; r < 4; ++r) {
+      _mm512_storeu_ps(v + (r * 4 + 0) * stride + cb, _mm512_sub_ps(t[r][0], t[r][2]));
+      _mm512_storeu_ps(v + (r * 4 + 1) * stride + cb, _mm512_add_ps(t[r][1], t[r][2]));
+      _mm512_storeu_ps(v + (r * 4 + 2) * stride + cb, _mm512_sub_ps(t[r][2], t[r][1]));
+      _mm512_storeu_ps(v + (r * 4 + 3) * stride + cb, _mm512_sub_ps(t[r][1], t[r][3]));
+    }
+  }
+}
+
+// transform_output_pool for 16 channels at a time (c % 16 == 0).
+MLS_AVX512 void transform_output_pool_avx512(const float* m, std::size_t stride, const float* bias,
+                                             std::size_t c, float* y) {
+  const __m512 zero = _mm512_setzero_ps();
+  for (std::size_t cb = 0; cb < c; cb += 16) {
+    __m512 s0[4], s1[4];
+    for (std::size_t k = 0; k < 4; ++k) {
+      const __m512 m0 = _mm512_loadu_ps(m + (0 + k) * stride + cb);
+      const __m512 m1 = _mm512_loadu_ps(m + (4 + k) * stride + cb);
+      const __m512 m2 = _mm512_loadu_ps(m + (8 + k) * stride + cb);
+      const __m512 m3 = _mm512_loadu_ps(m + (12 + k) * stride + cb);
+      s0[k] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
+      s1[k] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
+    }
+    const __m512 y00 = _mm512_add_ps(_mm512_add_ps(s0[0], s0[1]), s0[2]);
+    const __m512 y01 = _mm512_sub_ps(_mm512_sub_ps(s0[1], s0[2]), s0[3]);
+    const __m512 y10 = _mm512_add_ps(_mm512_add_ps(s1[0], s1[1]), s1[2]);
+    const __m512 y11 = _mm512_sub_ps(_mm512_sub_ps(s1[1], s1[2]), s1[3]);
+    const __m512 top = max16(max16(y00, y01), max16(y10, y11));
+    _mm512_storeu_ps(y + cb, max16(_mm512_add_ps(top, _mm512_loadu_ps(bias + cb)), zero));
+  }
+}
+
+bool avx512_fits(std::size_t c_in, std::size_t c_out) {
+  static const bool has_avx512 = __builtin_cpu_supports("avx512f");
+  return has_avx512 && c_in % 16 == 0 && c_out % 16 == 0;
+}
+
+#else
+
+bool avx512_fits(std::size_t, std::size_t) {
+  return false;
+}
+void transform_input_avx512(const float*, std::size_t, std::size_t, std::size_t, std::size_t,
+                            float*, std::size_t) {}
+void transform_output_pool_avx512(const float*, std::size_t, const float*, std::size_t, float*) {}
+
+#endif
+
+}  // namespace
+
+std::vector<float> winograd_filters(const float* w, std::size_t c_in, std::size_t c_out) {
+  // G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]; U = G g G^T, in double then rounded once.
+  static constexpr double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+  std::vector<float> u(kTerms * c_in * c_out);
+  for (std::size_t ci = 0; ci < c_in; ++ci) {
+    for (std::size_t co = 0; co < c_out; ++co) {
+      double g[3][3];
+      for (std::size_t t = 0; t < 9; ++t)
+        g[t / 3][t % 3] = w[(t * c_in + ci) * c_out + co];
+      for (std::size_t i = 0; i < 4; ++i) {
+        for (std::size_t j = 0; j < 4; ++j) {
+          double sum = 0;
+          for (std::size_t a = 0; a < 3; ++a) {
+            for (std::size_t b = 0; b < 3; ++b)
+              sum += G[i][a] * g[a][b] * G[j][b];
+          }
+          u[((i * 4 + j) * c_in + ci) * c_out + co] = static_cast<float>(sum);
+        }
+      }
+    }
+  }
+  return u;
+}
+
+std::size_t winograd_scratch_floats(std::size_t side, std::size_t c_in, std::size_t c_out) {
+  const std::size_t tiles = (side / 2) * (side / 2);
+  return kTerms * c_in + kTerms * tiles * c_in + kTerms * tiles * c_out;
+}
+
+void winograd_conv_bias_relu_pool(const float* x, const float* u, const float* bias,
+                                  std::size_t side, std::size_t c_in, std::size_t c_out,
+                                  float* scratch, float* y) {
+  const std::size_t half = side / 2, tiles = half * half;
+  if (tiles == 0) return;
+  float* d = scratch;                    // [16, c_in]: one input tile
+  float* v = d + kTerms * c_in;          // [16, tiles, c_in]
+  float* m = v + kTerms * tiles * c_in;  // [16, tiles, c_out]
+  const bool wide = avx512_fits(c_in, c_out);
+  for (std::size_t ty = 0; ty < half; ++ty) {
+    for (std::size_t tx = 0; tx < half; ++tx) {
+      float* tile_v = v + (ty * half + tx) * c_in;
+      if (wide) {
+        transform_input_avx512(x, side, c_in, ty, tx, tile_v, tiles * c_in);
+      } else {
+        gather_tile(x, side, c_in, ty, tx, d);
+        transform_input(d, c_in, tile_v, tiles * c_in);
+      }
+    }
+  }
+  // m[k] [tiles, c_out] = v[k] [tiles, c_in] · u[k] [c_in, c_out]
+  for (std::size_t k = 0; k < kTerms; ++k) {
+    gemm(false, false, tiles, c_out, c_in, 1.0f, v + k * tiles * c_in, c_in, u + k * c_in * c_out,
+         c_out, 0.0f, m + k * tiles * c_out, c_out);
+  }
+  for (std::size_t t = 0; t < tiles; ++t) {
+    if (wide) {
+      transform_output_pool_avx512(m + t * c_out, tiles * c_out, bias, c_out, y + t * c_out);
+    } else {
+      transform_output_pool(m + t * c_out, tiles * c_out, bias, c_out, y + t * c_out);
+    }
+  }
+}
+
+}  // namespace mls::cnn
