@@ -22,7 +22,7 @@ struct InferenceScratch {
 // faster layout for one image at a time (a row-major sgemv without transpose).
 struct InferenceWeights {
   std::vector<float> conv2_winograd;  // [16, conv1_channels, conv2_channels]
-  std::vector<float> fc1_transposed;  // [hidden, flat]
+  std::vector<float> fc1_transposed;  // [hidden, flat]; only where dense_grouped is unavailable
 };
 InferenceWeights prepare_inference(const CnnArch& arch, const CnnLayout& layout,
                                    const float* params);
