@@ -35,10 +35,6 @@ Sizes per_image(const CnnArch& a, const CnnLayout& l) {
 InferenceWeights prepare_inference(const CnnArch& a, const CnnLayout& l, const float* p) {
   InferenceWeights w;
   w.conv2_winograd = winograd_filters(p + l.conv2_w, a.conv1_channels, a.conv2_channels);
-  // Only the fallback for CPUs without dense_grouped reads it: 400 KB not kept otherwise.
-  if (!dense_grouped_available(l.flat, a.hidden)) {
-    w.fc1_transposed = transpose_dense(p + l.fc1_w, l.flat, a.hidden);
-  }
   return w;
 }
 
@@ -84,8 +80,8 @@ void prepared_forward(const CnnArch& a, const CnnLayout& l, const float* p, cons
     dense_grouped(p2, p + l.fc1_w, p + l.fc1_b, n, l.flat, a.hidden, h);
   } else {
     for (std::size_t img = 0; img < n; ++img) {
-      dense_forward_transposed(p2 + img * per.p2, prepared.fc1_transposed.data(), p + l.fc1_b, 1,
-                               l.flat, a.hidden, h + img * per.h);
+      dense_forward(p2 + img * per.p2, p + l.fc1_w, p + l.fc1_b, 1, l.flat, a.hidden,
+                    h + img * per.h);
     }
   }
   relu_forward(h, n * a.hidden);

@@ -18,19 +18,18 @@ struct InferenceScratch {
 };
 
 // What a served model computes once from its parameters so that each image costs less: conv2's
-// Winograd filters (winograd_conv.h) and the first dense layer's weights as [hidden, flat], the
-// faster layout for one image at a time (a row-major sgemv without transpose).
+// Winograd filters (winograd_conv.h).
 struct InferenceWeights {
   std::vector<float> conv2_winograd;  // [16, conv1_channels, conv2_channels]
-  std::vector<float> fc1_transposed;  // [hidden, flat]; only where dense_grouped is unavailable
 };
 InferenceWeights prepare_inference(const CnnArch& arch, const CnnLayout& layout,
                                    const float* params);
 
 // probs [n, classes] = softmax of the network on x [n, side*side], all n in one pass (callers keep
 // n small enough for the activations to stay in cache). params [layout.num_params]. With prepared
-// (from the same params), conv2 runs as Winograd F(2x2, 3x3) and fc1 on the transposed weights;
-// without, both run as in the training pass. Either way the first block is the direct loop of
+// (from the same params), conv2 runs as Winograd F(2x2, 3x3) and fc1 over groups of images
+// (sparse_dense.h, one image at a time through OpenBLAS without AVX-512); without, both run as in
+// the training pass. Either way the first block is the direct loop of
 // conv1_direct.h where the CPU has it.
 void inference_forward(const CnnArch& arch, const CnnLayout& layout, const float* params,
                        const float* x, std::size_t n, float* probs, InferenceScratch& scratch,

@@ -267,21 +267,6 @@ void dense_forward(const float* x, const float* w, const float* b, std::size_t n
   gemm(false, false, n, out, in, 1.0f, x, in, w, out, 1.0f, y, out);
 }
 
-void dense_forward_transposed(const float* x, const float* w_t, const float* b, std::size_t n,
-                              std::size_t in, std::size_t out, float* y) {
-  fill_bias(b, n, out, y);
-  gemm(false, true, n, out, in, 1.0f, x, in, w_t, in, 1.0f, y, out);
-}
-
-std::vector<float> transpose_dense(const float* w, std::size_t in, std::size_t out) {
-  std::vector<float> w_t(in * out);
-  for (std::size_t i = 0; i < in; ++i) {
-    for (std::size_t o = 0; o < out; ++o)
-      w_t[o * in + i] = w[i * out + o];
-  }
-  return w_t;
-}
-
 void dense_backward(const float* dy, const float* x, const float* w, std::size_t n, std::size_t in,
                     std::size_t out, float* dw, float* db, float* dx) {
   // dw [in, out] = x^T [in, n] · dy [n, out]

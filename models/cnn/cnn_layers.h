@@ -4,7 +4,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <vector>
 
 namespace mls::cnn {
 
@@ -61,13 +60,6 @@ void bias_relu_maxpool2x2_forward(const float* x, const float* bias, const PoolS
 // y [n, out] = x [n, in] · w [in, out] + b [out].
 void dense_forward(const float* x, const float* w, const float* b, std::size_t n, std::size_t in,
                    std::size_t out, float* y);
-// The same with the weights stored transposed, w_t [out, in]: for one row that is a row-major
-// sgemv without transpose, which reads the weights in order (~20 % faster for the first dense
-// layer than on [in, out]).
-void dense_forward_transposed(const float* x, const float* w_t, const float* b, std::size_t n,
-                              std::size_t in, std::size_t out, float* y);
-// Writes w_t [out, in] from w [in, out].
-std::vector<float> transpose_dense(const float* w, std::size_t in, std::size_t out);
 // dw [in, out] = x^T · dy, db [out] = column sums of dy, dx [n, in] = dy · w^T (if dx not null).
 void dense_backward(const float* dy, const float* x, const float* w, std::size_t n, std::size_t in,
                     std::size_t out, float* dw, float* db, float* dx);

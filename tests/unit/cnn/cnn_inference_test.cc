@@ -133,7 +133,7 @@ TEST(CnnInference, MatchesTrainingForwardAndDirectEvaluation) {
       net->predict(p, x.data(), n, blocked.data(), scratch);
       InferenceScratch one_pass;
       inference_forward(arch, net->layout(), p.data(), x.data(), n, whole.data(), one_pass);
-      // As a served model runs it: Winograd conv2, transposed fc1.
+      // As a served model runs it: Winograd conv2, fc1 over groups of images.
       const auto prepared = prepare_inference(arch, net->layout(), p.data());
       std::vector<float> served(n * arch.num_classes);
       net->predict(p, x.data(), n, served.data(), scratch, &prepared);

@@ -50,8 +50,8 @@ TEST(ConvNet, BatchEqualsOneByOneAndRowsSumToOne) {
   }
 }
 
-// The served path (direct first block, transposed first dense layer) makes the same calls for an
-// image whatever batch it comes in: the bits agree, not just the values.
+// The served path (direct first block, Winograd, grouped first dense layer) makes the same calls
+// for an image whatever batch it comes in: the bits agree, not just the values.
 TEST(ConvNet, BatchEqualsOneByOneBitForBit) {
   const ConvNet net = make_net(28, 2);
   const std::size_t n = 9;
