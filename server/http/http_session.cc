@@ -5,16 +5,19 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
+#include <array>
 #include <iterator>
 #include <string>
 #include <vector>
 
 #include "server/api/error_response.h"
+#include "server/http/response_head.h"
 
 namespace mls::server {
 
@@ -99,17 +102,40 @@ void HttpSession<Stream>::close_if_idle() {
   });
 }
 
+// A phase's deadline is a time point; the one timer wait outstanding wakes at or before it and
+// either finds it passed or waits again for the rest. A new phase whose deadline is no earlier than
+// the pending wake (the usual case: every phase of a keep-alive request has a long timeout) costs a
+// clock read and no timer operation, where cancelling and re-arming cost two timer-queue updates
+// and two handler runs per request.
 template <class Stream>
 void HttpSession<Stream>::arm_deadline(Clock::duration timeout) {
   timed_out_ = false;
-  deadline_.expires_after(timeout);  // cancels the previous phase's wait
-  deadline_.async_wait([self = self()](error_code ec) {
-    // A wait that completed just before being re-armed finds a later expiry: not ours.
-    if (ec || self->closed_ || self->deadline_.expiry() > Clock::now()) return;
-    self->timed_out_ = true;
-    error_code ignored;
-    self->lowest().socket().cancel(ignored);  // the pending step fails with operation_aborted
-  });
+  deadline_at_ = Clock::now() + timeout;
+  if (timer_waits_ != 0 && deadline_.expiry() <= deadline_at_) return;
+  deadline_.expires_at(deadline_at_);  // a later pending wake is cancelled: it returns aborted
+  wait_for_deadline();
+}
+
+template <class Stream>
+void HttpSession<Stream>::wait_for_deadline() {
+  ++timer_waits_;
+  deadline_.async_wait([self = self()](error_code ec) { self->on_deadline(ec); });
+}
+
+template <class Stream>
+void HttpSession<Stream>::on_deadline(error_code ec) {
+  --timer_waits_;
+  // Aborted: closed, or replaced by an earlier wake that is pending now. No deadline: a request is
+  // with the model (the router keeps its deadline); the answer's send arms the next.
+  if (ec || closed_ || deadline_at_ == Clock::time_point::max()) return;
+  if (timer_waits_ != 0) return;  // a newer wake is pending
+  if (Clock::now() < deadline_at_) {
+    deadline_.expires_at(deadline_at_);
+    return wait_for_deadline();
+  }
+  timed_out_ = true;
+  error_code ignored;
+  lowest().socket().cancel(ignored);  // the pending step fails with operation_aborted
 }
 
 // TLS only: the handshake has its own, short deadline; a client speaking plain HTTP to the TLS
@@ -208,6 +234,17 @@ void HttpSession<Stream>::on_header(error_code ec, std::size_t bytes) {
 
 template <class Stream>
 void HttpSession<Stream>::read_body() {
+  // A small request's body usually arrived with its header: parse it from the buffer here rather
+  // than through an asynchronous read that would find it there anyway, one trip through the
+  // io_context per request fewer. Whatever is missing is then read asynchronously.
+  if (!parser_->is_done() && buffer_.size() != 0) {
+    error_code ec;
+    parser_->eager(true);
+    const std::size_t used = parser_->put(buffer_.data(), ec);
+    if (ec && ec != http::error::need_more) return on_body(ec, 0);
+    buffer_.consume(used);
+  }
+  if (parser_->is_done()) return on_body({}, 0);
   http::async_read(stream_, buffer_, *parser_,
                    [self = self()](error_code ec, std::size_t n) { self->on_body(ec, n); });
 }
@@ -250,11 +287,11 @@ void HttpSession<Stream>::on_body(error_code ec, std::size_t) {
 
 template <class Stream>
 void HttpSession<Stream>::handle_request() {
-  deadline_.cancel();  // the router keeps the request's own deadline from here
+  deadline_at_ = Clock::time_point::max();  // the router keeps the request's own deadline from here
   auto req = std::make_shared<const Request>(parser_->release());
   parser_.reset();
   Router& router = context_.router;
-  router.service().metrics.requests_in_flight().Increment();
+  router.service().metrics.request_started();
   const auto arrival = Clock::now();
   const auto deadline = arrival + context_.options.request_timeout;
   // The work guard keeps this connection's I/O thread alive (even while draining) until the answer
@@ -297,16 +334,20 @@ void HttpSession<Stream>::send(Response&& res) {
   if (close_after) res.keep_alive(false);
   response_.emplace(std::move(res));
   arm_deadline(context_.options.request_timeout);  // a client that never reads cannot pin us
-  http::async_write(stream_, *response_,
-                    [self = self(), close_after](error_code ec, std::size_t n) {
-                      self->on_write(close_after, ec, n);
-                    });
+  auto written = [self = self(), close_after](error_code ec, std::size_t n) {
+    self->on_write(close_after, ec, n);
+  };
+  if (response_->chunked()) return http::async_write(stream_, *response_, std::move(written));
+  head_.clear();
+  append_response_head(*response_, head_);
+  const std::array<net::const_buffer, 2> wire{net::buffer(head_), net::buffer(response_->body())};
+  net::async_write(stream_, wire, std::move(written));
 }
 
 template <class Stream>
 void HttpSession<Stream>::on_write(bool close_after, error_code ec, std::size_t) {
   response_.reset();
-  context_.router.service().metrics.requests_in_flight().Decrement();
+  context_.router.service().metrics.request_finished();
   if (ec) return close();
   if (close_after) {
     if constexpr (kTls) return shutdown_tls();

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <string>
 
 #include "server/http/session_context.h"
 
@@ -78,12 +79,19 @@ class HttpSession final : public Session {
   // it passes, the pending I/O is cancelled (not the socket closed), so a request that is late
   // can still be told so with a 408.
   void arm_deadline(Clock::duration timeout);
+  void wait_for_deadline();
+  void on_deadline(boost::system::error_code ec);
 
   Stream stream_;
   SessionTimer deadline_;
+  // The current phase's deadline; max while the model has the request (the router keeps its own).
+  Clock::time_point deadline_at_ = Clock::time_point::max();
+  // Waits on deadline_ not yet completed, a cancelled one included.
+  unsigned timer_waits_ = 0;
   boost::beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<Response> response_;
+  std::string head_;  // the answer's status line and fields, sent with its body in one write
   std::shared_ptr<void> continue_message_;
   SessionContext& context_;
   bool handshaking_ = false;

@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <prometheus/text_serializer.h>
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -13,6 +15,8 @@ namespace mls::server {
 namespace {
 
 using prometheus::Histogram;
+
+std::atomic<std::uint64_t> next_serial{1};  // ServerMetrics' serial numbers
 
 const Histogram::BucketBoundaries& latency_buckets() {
   static const Histogram::BucketBoundaries b = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
@@ -59,7 +63,8 @@ double process_start_unix_seconds() {
 }  // namespace
 
 ServerMetrics::ServerMetrics()
-    : registry_(std::make_shared<prometheus::Registry>()),
+    : serial_(next_serial.fetch_add(1)),
+      registry_(std::make_shared<prometheus::Registry>()),
       requests_(prometheus::BuildCounter()
                     .Name("mls_http_requests_total")
                     .Help("HTTP requests answered, by route, model and status code")
@@ -132,8 +137,51 @@ ServerMetrics::ServerMetrics()
   start_time_->Set(process_start_unix_seconds());
 }
 
+namespace {
+
+// Every series a thread touched lately, so that the steady state (the same few routes, models and
+// codes over and over) finds its counter and histograms without the shared lock, a string key or a
+// hash. A series is never removed from its family, so the pointers stay valid while their
+// ServerMetrics lives; entries carry the instance's serial number, never its address, so a new
+// instance at a recycled address cannot meet an old one's pointers.
+struct RecentRequest {
+  std::uint64_t owner = 0;
+  unsigned status = 0;
+  std::string route;
+  std::string model;
+  prometheus::Counter* counter = nullptr;
+  prometheus::Histogram* latency = nullptr;
+};
+
+struct RecentInference {
+  std::uint64_t owner = 0;
+  std::string model;
+  prometheus::Histogram* seconds = nullptr;
+  prometheus::Histogram* rows = nullptr;
+};
+
+template <class Entry>
+struct RecentSeries {
+  static constexpr std::size_t kSize = 8;
+  std::array<Entry, kSize> entries;
+  std::size_t next = 0;  // the slot a miss overwrites: round robin
+  Entry& slot_for_miss() { return entries[next++ % kSize]; }
+};
+
+thread_local RecentSeries<RecentRequest> recent_requests;
+thread_local RecentSeries<RecentInference> recent_inferences;
+
+}  // namespace
+
 void ServerMetrics::observe_request(std::string_view route, std::string_view model, unsigned status,
                                     double seconds) {
+  for (const RecentRequest& e : recent_requests.entries) {
+    if (e.owner == serial_ && e.status == status && e.route == route && e.model == model) {
+      e.counter->Increment();
+      e.latency->Observe(seconds);
+      return;
+    }
+  }
   std::string key;
   key.reserve(route.size() + model.size() + 6);
   key.append(route).append(1, '\x1f').append(model).append(1, '\x1f').append(
@@ -152,6 +200,8 @@ void ServerMetrics::observe_request(std::string_view route, std::string_view mod
     counter = it->second;
     latency = &request_latency(route);
   }
+  recent_requests.slot_for_miss() =
+      RecentRequest{serial_, status, std::string(route), std::string(model), counter, latency};
   counter->Increment();
   latency->Observe(seconds);
 }
@@ -167,6 +217,13 @@ prometheus::Histogram& ServerMetrics::request_latency(std::string_view route) {
 }
 
 void ServerMetrics::observe_inference(std::string_view model, double seconds, std::size_t rows) {
+  for (const RecentInference& e : recent_inferences.entries) {
+    if (e.owner == serial_ && e.model == model) {
+      e.seconds->Observe(seconds);
+      e.rows->Observe(static_cast<double>(rows));
+      return;
+    }
+  }
   InferenceSeries series;
   {
     std::lock_guard lock(cache_mutex_);
@@ -179,6 +236,8 @@ void ServerMetrics::observe_inference(std::string_view model, double seconds, st
     }
     series = it->second;
   }
+  recent_inferences.slot_for_miss() =
+      RecentInference{serial_, std::string(model), series.seconds, series.rows};
   series.seconds->Observe(seconds);
   series.rows->Observe(static_cast<double>(rows));
 }
@@ -228,6 +287,7 @@ void ServerMetrics::update_process_metrics() {
 std::string ServerMetrics::render() {
   std::lock_guard lock(render_mutex_);
   update_process_metrics();
+  sync_in_flight();
   return prometheus::TextSerializer().Serialize(registry_->Collect());
 }
 

@@ -8,6 +8,8 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -28,13 +30,20 @@ class ServerMetrics {
   // One batch run by a model's dynamic batcher: how many images it held.
   void observe_batch(const std::string& model, std::size_t images);
   void set_model_state(const std::string& model, bool loaded, double load_seconds);
-  prometheus::Gauge& requests_in_flight() { return *in_flight_; }
+  // Requests read and not yet answered. A plain atomic per request, copied into the
+  // mls_http_requests_in_flight gauge when metrics are read: the gauge's own update is a
+  // compare-and-swap loop on a double, twice per request on the hot path.
+  void request_started() { in_flight_count_.fetch_add(1, std::memory_order_relaxed); }
+  void request_finished() { in_flight_count_.fetch_sub(1, std::memory_order_relaxed); }
   prometheus::Gauge& connections_open() { return *connections_; }
 
   // Refreshes the process gauges (memory, CPU, descriptors) and renders every metric.
   std::string render();
   // Every metric's current value, for summaries other than the text exposition.
-  std::vector<prometheus::MetricFamily> collect() const { return registry_->Collect(); }
+  std::vector<prometheus::MetricFamily> collect() const {
+    sync_in_flight();
+    return registry_->Collect();
+  }
 
  private:
   struct InferenceSeries {
@@ -43,7 +52,11 @@ class ServerMetrics {
   };
   prometheus::Histogram& request_latency(std::string_view route);
   void update_process_metrics();
+  void sync_in_flight() const {
+    in_flight_->Set(static_cast<double>(in_flight_count_.load(std::memory_order_relaxed)));
+  }
 
+  std::uint64_t serial_;  // unique per instance: what the per-thread series caches match on
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Family<prometheus::Histogram>& request_seconds_;
@@ -53,6 +66,7 @@ class ServerMetrics {
   prometheus::Family<prometheus::Gauge>& model_loaded_;
   prometheus::Family<prometheus::Gauge>& model_load_seconds_;
   prometheus::Gauge* in_flight_;
+  std::atomic<std::int64_t> in_flight_count_{0};
   prometheus::Gauge* connections_;
   prometheus::Gauge* resident_bytes_;
   prometheus::Gauge* virtual_bytes_;
