@@ -1,8 +1,6 @@
 #include "models/cnn/conv1_direct.h"
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
+#include "models/cnn/avx512.h"
 
 namespace mls::cnn {
 
@@ -10,16 +8,9 @@ namespace mls::cnn {
 
 namespace {
 
-#define MLS_AVX512 __attribute__((target("avx512f"))) inline
-
-// _mm512_max_ps, spelled so that GCC 12 does not warn about the undefined vector inside it.
-MLS_AVX512 __m512 max16(__m512 a, __m512 b) {
-  return _mm512_maskz_max_ps(0xFFFF, a, b);
-}
-
 // 16 channels of the conv output at (y, x), all nine taps inside the image.
-MLS_AVX512 __m512 interior_pixel(const float* x, std::size_t side, std::size_t y, std::size_t col,
-                                 const __m512* taps) {
+MLS_CNN_AVX512 __m512 interior_pixel(const float* x, std::size_t side, std::size_t y,
+                                     std::size_t col, const __m512* taps) {
   const float* r0 = x + (y - 1) * side + (col - 1);
   const float* r1 = r0 + side;
   const float* r2 = r1 + side;
@@ -35,8 +26,8 @@ MLS_AVX512 __m512 interior_pixel(const float* x, std::size_t side, std::size_t y
 }
 
 // The same at any (y, x): taps over the zero padding are skipped.
-MLS_AVX512 __m512 any_pixel(const float* x, std::size_t side, std::size_t y, std::size_t col,
-                            const __m512* taps) {
+MLS_CNN_AVX512 __m512 any_pixel(const float* x, std::size_t side, std::size_t y, std::size_t col,
+                                const __m512* taps) {
   __m512 acc = _mm512_setzero_ps();
   for (std::size_t ky = 0; ky < 3; ++ky) {
     if (y + ky == 0 || y + ky > side) continue;
@@ -50,8 +41,8 @@ MLS_AVX512 __m512 any_pixel(const float* x, std::size_t side, std::size_t y, std
 }
 
 // One image, one block of 16 channels.
-MLS_AVX512 void image_block(const float* x, const float* w, const float* bias, std::size_t side,
-                            std::size_t c_out, float* y) {
+MLS_CNN_AVX512 void image_block(const float* x, const float* w, const float* bias, std::size_t side,
+                                std::size_t c_out, float* y) {
   __m512 taps[9];
   for (std::size_t t = 0; t < 9; ++t)
     taps[t] = _mm512_loadu_ps(w + t * c_out);
@@ -76,8 +67,9 @@ MLS_AVX512 void image_block(const float* x, const float* w, const float* bias, s
         bottom_right = any_pixel(x, side, y0 + 1, x0 + 1, taps);
       }
       // The same order of operations as bias_relu_maxpool2x2_forward: max, then bias, then ReLU.
-      const __m512 m = max16(max16(top_left, top_right), max16(bottom_left, bottom_right));
-      _mm512_storeu_ps(y + (py * half + px) * c_out, max16(_mm512_add_ps(m, b), zero));
+      const __m512 m = avx512::max16(avx512::max16(top_left, top_right),
+                                     avx512::max16(bottom_left, bottom_right));
+      _mm512_storeu_ps(y + (py * half + px) * c_out, avx512::max16(_mm512_add_ps(m, b), zero));
     }
   }
 }
@@ -85,8 +77,7 @@ MLS_AVX512 void image_block(const float* x, const float* w, const float* bias, s
 }  // namespace
 
 bool conv1_direct_available(std::size_t c_out) {
-  static const bool has_avx512 = __builtin_cpu_supports("avx512f");
-  return has_avx512 && c_out != 0 && c_out % 16 == 0;
+  return avx512::cpu_has_avx512f() && c_out != 0 && c_out % 16 == 0;
 }
 
 void conv1_bias_relu_pool(const float* x, const float* w, const float* bias, std::size_t n,

@@ -4,17 +4,13 @@
 #include <cstdint>
 #include <vector>
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
+#include "models/cnn/avx512.h"
 
 namespace mls::cnn {
 
 #if defined(__x86_64__)
 
 namespace {
-
-#define MLS_AVX512 __attribute__((target("avx512f,popcnt"))) inline
 
 // Images per pass over the weights, and 16-float output blocks per pass for a group of g: the
 // 2 x g x blocks accumulators plus 2 x blocks weight vectors fit the 32 vector registers, and
@@ -24,8 +20,8 @@ template <std::size_t kG>
 constexpr std::size_t kBlocks = kG <= 2 ? 4 : 2;
 
 // The input pairs (2p, 2p+1) with a nonzero value in any of the g images, in order.
-MLS_AVX512 std::size_t live_pairs(const float* const* x, std::size_t g, std::size_t in,
-                                  std::uint32_t* pairs) {
+MLS_CNN_AVX512 std::size_t live_pairs(const float* const* x, std::size_t g, std::size_t in,
+                                      std::uint32_t* pairs) {
   std::size_t count = 0;
   // Lane l of a 16-input step holds the pair index (i + l) / 2; the even lanes are compressed.
   const __m512i step = _mm512_set1_epi32(8);
@@ -48,9 +44,9 @@ MLS_AVX512 std::size_t live_pairs(const float* const* x, std::size_t g, std::siz
 
 // Output columns [o, o + 16 * kB) of g <= kGroup images.
 template <std::size_t kG, std::size_t kB>
-MLS_AVX512 void group_outputs(const float* const* x, const float* w, const float* b,
-                              std::size_t out, const std::uint32_t* pairs, std::size_t count,
-                              float* const* y, std::size_t o) {
+MLS_CNN_AVX512 void group_outputs(const float* const* x, const float* w, const float* b,
+                                  std::size_t out, const std::uint32_t* pairs, std::size_t count,
+                                  float* const* y, std::size_t o) {
   __m512 even[kG][kB], odd[kG][kB];
   for (std::size_t j = 0; j < kB; ++j) {
     const __m512 bias = _mm512_loadu_ps(b + o + 16 * j);
@@ -93,8 +89,7 @@ void group(const float* const* x, const float* w, const float* b, std::size_t ou
 }  // namespace
 
 bool dense_grouped_available(std::size_t in, std::size_t out) {
-  static const bool has_avx512 = __builtin_cpu_supports("avx512f");
-  return has_avx512 && out != 0 && out % 16 == 0 && in % 2 == 0;
+  return avx512::cpu_has_avx512f() && out != 0 && out % 16 == 0 && in % 2 == 0;
 }
 
 void dense_grouped(const float* x, const float* w, const float* b, std::size_t n, std::size_t in,

@@ -3,10 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
-
+#include "models/cnn/avx512.h"
 #include "models/cnn/cnn_gemm.h"
 
 namespace mls::cnn {
@@ -75,17 +72,10 @@ void transform_output_pool(const float* m, std::size_t stride, const float* bias
 
 #if defined(__x86_64__)
 
-#define MLS_AVX512 __attribute__((target("avx512f"))) inline
-
-// _mm512_max_ps, spelled so that GCC 12 does not warn about the undefined vector inside it.
-MLS_AVX512 __m512 max16(__m512 a, __m512 b) {
-  return _mm512_maskz_max_ps(0xFFFF, a, b);
-}
-
 // gather_tile + transform_input for 16 channels at a time, straight from x (c % 16 == 0).
-MLS_AVX512 void transform_input_avx512(const float* x, std::size_t side, std::size_t c,
-                                       std::size_t ty, std::size_t tx, float* v,
-                                       std::size_t stride) {
+MLS_CNN_AVX512 void transform_input_avx512(const float* x, std::size_t side, std::size_t c,
+                                           std::size_t ty, std::size_t tx, float* v,
+                                           std::size_t stride) {
   for (std::size_t cb = 0; cb < c; cb += 16) {
     __m512 d[4][4];
     for (std::size_t r = 0; r < 4; ++r) {
@@ -114,8 +104,8 @@ MLS_AVX512 void transform_input_avx512(const float* x, std::size_t side, std::si
 }
 
 // transform_output_pool for 16 channels at a time (c % 16 == 0).
-MLS_AVX512 void transform_output_pool_avx512(const float* m, std::size_t stride, const float* bias,
-                                             std::size_t c, float* y) {
+MLS_CNN_AVX512 void transform_output_pool_avx512(const float* m, std::size_t stride,
+                                                 const float* bias, std::size_t c, float* y) {
   const __m512 zero = _mm512_setzero_ps();
   for (std::size_t cb = 0; cb < c; cb += 16) {
     __m512 s0[4], s1[4];
@@ -131,14 +121,13 @@ MLS_AVX512 void transform_output_pool_avx512(const float* m, std::size_t stride,
     const __m512 y01 = _mm512_sub_ps(_mm512_sub_ps(s0[1], s0[2]), s0[3]);
     const __m512 y10 = _mm512_add_ps(_mm512_add_ps(s1[0], s1[1]), s1[2]);
     const __m512 y11 = _mm512_sub_ps(_mm512_sub_ps(s1[1], s1[2]), s1[3]);
-    const __m512 top = max16(max16(y00, y01), max16(y10, y11));
-    _mm512_storeu_ps(y + cb, max16(_mm512_add_ps(top, _mm512_loadu_ps(bias + cb)), zero));
+    const __m512 top = avx512::max16(avx512::max16(y00, y01), avx512::max16(y10, y11));
+    _mm512_storeu_ps(y + cb, avx512::max16(_mm512_add_ps(top, _mm512_loadu_ps(bias + cb)), zero));
   }
 }
 
 bool avx512_fits(std::size_t c_in, std::size_t c_out) {
-  static const bool has_avx512 = __builtin_cpu_supports("avx512f");
-  return has_avx512 && c_in % 16 == 0 && c_out % 16 == 0;
+  return avx512::cpu_has_avx512f() && c_in % 16 == 0 && c_out % 16 == 0;
 }
 
 #else
