@@ -10,8 +10,8 @@
 // 1.29 M rows/s at 10 000 rows against 0.70 M for the lockstep walk, 0.92 M at 2 000, 0.76 M vs
 // 0.71 M at 1 000, slower below a few hundred. On the Intel Xeon of 2026-12-04 (AVX-512): 1.77 M
 // rows/s at 10 000, 1.15 M at 1 000 since small nodes walk their rows in lockstep (0.94 M when they
-// walked them one by one). Without AVX-512 the split is scalar and lost to the
-// walk at every size, so the path is not offered there.
+// walked them one by one). Without AVX-512 the split is scalar and lost to the walk at every size,
+// so the path is not offered there.
 
 #include <span>
 #include <vector>
