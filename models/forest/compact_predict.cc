@@ -112,8 +112,9 @@ void compact_predict_proba(const CompactForest& forest, const std::vector<float>
     for (std::size_t r = 0; r < x.rows; ++r)
       predict_one_row(forest, leaf_values.data(), k, x.row(r), x.cols, xi.data(),
                       out.data() + r * k);
-  } else if (x.rows >= kPartitionFromRows && partition_available()) {
-    partition_add_leaves(forest, leaf_values, k, x, out);
+  } else if (const SplitIsa isa = partition_isa();
+             isa != SplitIsa::kNone && x.rows >= partition_from_rows(isa)) {
+    partition_add_leaves(forest, leaf_values, k, x, out, isa);
   } else {
     for (std::size_t b = 0; b < x.rows; b += kRowBlock)
       predict_block(forest, leaf_values.data(), k, x, b, std::min(x.rows, b + kRowBlock), xi.data(),

@@ -2,16 +2,17 @@
 // predict_proba for large batches: a tree sends the whole block of rows down at once, splitting
 // the rows' indices at every node the way a quicksort pass splits an array, instead of walking
 // each row from the root. A node then costs one compare per row that reaches it, 16 rows per
-// AVX-512 step, with no cursors to step and no lanes idling on leaves (the lockstep walk wastes
-// about a third of its steps). Sums the leaves tree by tree in tree order, as the walks do:
-// bit-identical results.
+// AVX-512 step (8 per AVX2 step), with no cursors to step and no lanes idling on leaves (the
+// lockstep walk wastes about a third of its steps). Sums the leaves tree by tree in tree order, as
+// the walks do: bit-identical results.
 //
 // Measured on HTRU2's 100-tree forest (forest_predict_bench, one thread, Zen 4; bench/README.md):
 // 1.29 M rows/s at 10 000 rows against 0.70 M for the lockstep walk, 0.92 M at 2 000, 0.76 M vs
 // 0.71 M at 1 000, slower below a few hundred. On the Intel Xeon of 2026-12-04 (AVX-512): 1.77 M
 // rows/s at 10 000, 1.15 M at 1 000 since small nodes walk their rows in lockstep (0.94 M when they
-// walked them one by one). Without AVX-512 the split is scalar and lost to the walk at every size,
-// so the path is not offered there.
+// walked them one by one). On an AVX2-only Zen 3 (2026-12-05), 8 rows per step: 1.10 M rows/s at
+// 10 000 against the walk's 0.54 M, 0.82 M vs 0.55 M at 1 000, ahead from about 256 rows. A
+// scalar split lost to the walk at every size, so without AVX2 the path is not offered.
 
 #include <span>
 #include <vector>
@@ -21,17 +22,36 @@
 
 namespace mls::detail {
 
-// Batches from this many rows take the partition path (where partition_available()).
-inline constexpr std::size_t kPartitionFromRows = 1000;
 // Rows per pass over the trees; bigger batches are split into blocks of this many.
 inline constexpr std::size_t kPartitionBlockRows = 16384;
 
-// True when this CPU has AVX-512F and DQ (checked once).
-bool partition_available();
+// The instructions a node's split uses: 16 rows per step with AVX-512 (F and DQ: compress, masked
+// stores, 64-bit gathers), 8 with AVX2 (a permutation per step in place of compress).
+enum class SplitIsa { kNone, kAvx2, kAvx512 };
+
+// Whether this CPU runs that split (checked once).
+bool partition_supports(SplitIsa isa);
+
+// Batches from this many rows take the partition path with that split (measured crossovers
+// against the lockstep walk, see above).
+inline constexpr std::size_t kPartitionFromRows = 1000;
+inline constexpr std::size_t kPartitionFromRowsAvx2 = 256;
+inline constexpr std::size_t partition_from_rows(SplitIsa isa) {
+  return isa == SplitIsa::kAvx2 ? kPartitionFromRowsAvx2 : kPartitionFromRows;
+}
+
+// The widest split this CPU runs; kNone when none.
+inline SplitIsa partition_isa() {
+  if (partition_supports(SplitIsa::kAvx512)) return SplitIsa::kAvx512;
+  if (partition_supports(SplitIsa::kAvx2)) return SplitIsa::kAvx2;
+  return SplitIsa::kNone;
+}
 
 // Adds every tree's leaf distribution for each row of x to out (rows * num_classes; not cleared,
-// not divided by the tree count). Only where partition_available().
+// not divided by the tree count), splitting with `isa`, which this CPU must support
+// (partition_supports); kNone adds nothing.
 void partition_add_leaves(const CompactForest& forest, const std::vector<float>& leaf_values,
-                          std::size_t num_classes, MatrixView x, std::span<float> out);
+                          std::size_t num_classes, MatrixView x, std::span<float> out,
+                          SplitIsa isa = partition_isa());
 
 }  // namespace mls::detail

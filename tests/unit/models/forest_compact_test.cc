@@ -58,7 +58,7 @@ std::vector<float> predict(const RandomForest& forest, MatrixView x) {
 
 // Every row count the kernels split differently: one row (trees abreast), fewer rows than lanes,
 // exact and partial lane groups, more than one block of rows, and the partition path (on CPUs
-// with AVX-512) from its first batch size, with a partial last 16-row step, and over two blocks.
+// with AVX2 or AVX-512) from its first batch size, with a partial last step, and over two blocks.
 using detail::kPartitionBlockRows;
 using detail::kPartitionFromRows;
 const std::size_t kBatchSizes[] = {1,
@@ -71,6 +71,9 @@ const std::size_t kBatchSizes[] = {1,
                                    512,
                                    513,
                                    1300,
+                                   detail::kPartitionFromRowsAvx2 - 1,
+                                   detail::kPartitionFromRowsAvx2,
+                                   detail::kPartitionFromRowsAvx2 + 3,
                                    kPartitionFromRows - 1,
                                    kPartitionFromRows,
                                    kPartitionFromRows + 7,
@@ -126,6 +129,36 @@ TEST(ForestCompactTest, NonFiniteValuesGoWhereTheNaiveWalkSendsThem) {
     expect_bit_identical(predict(forest, x), testing::naive_predict(arrays, shape.classes, x),
                          std::to_string(n) + " rows with NaN and infinities");
   }
+}
+
+// Each split this CPU runs, called directly (the dispatch picks only the widest): every partial
+// step length of both widths, rows that sit on thresholds, NaN and infinities, two blocks.
+TEST(ForestCompactTest, EverySplitThisCpuRunsMatchesTheNaiveWalk) {
+  const RandomForestShape shape{.trees = 12, .features = 6, .classes = 2, .max_depth = 14};
+  const ForestArrays arrays = testing::random_forest_arrays(shape, 51);
+  const auto compact = detail::build_compact_forest(arrays, shape.features);
+  ASSERT_TRUE(compact.has_value());
+  Matrix all = testing::edge_rows(kMostRows, shape.features, 52);
+  const float specials[] = {NAN, INFINITY, -INFINITY};
+  for (std::size_t i = 0; i < all.values.size(); i += 7)
+    all.values[i] = specials[(i / 7) % 3];
+  std::size_t runs = 0;
+  for (const detail::SplitIsa isa : {detail::SplitIsa::kAvx2, detail::SplitIsa::kAvx512}) {
+    if (!detail::partition_supports(isa)) continue;
+    ++runs;
+    for (std::size_t n : {std::size_t{16}, std::size_t{17}, std::size_t{23}, std::size_t{24},
+                          std::size_t{31}, std::size_t{257}, std::size_t{1000}, kMostRows}) {
+      const MatrixView x{all.values.data(), n, all.cols};
+      std::vector<float> got(n * shape.classes, 0.0f);
+      detail::partition_add_leaves(*compact, arrays.leaf_values, shape.classes, x, got, isa);
+      for (float& v : got)
+        v /= static_cast<float>(shape.trees);
+      expect_bit_identical(
+          got, testing::naive_predict(arrays, shape.classes, x),
+          "split " + std::to_string(static_cast<int>(isa)) + ", " + std::to_string(n) + " rows");
+    }
+  }
+  if (runs == 0) GTEST_SKIP() << "this CPU has neither AVX2 nor AVX-512";
 }
 
 TEST(ForestCompactTest, HandForestsAgreeOnThresholdEquality) {
