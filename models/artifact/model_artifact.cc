@@ -1,5 +1,8 @@
 #include "models/artifact/model_artifact.h"
 
+#include <future>
+#include <optional>
+
 #include "models/artifact/artifact_files.h"
 #include "models/artifact/manifest.h"
 #include "models/cnn/cnn_io.h"
@@ -75,25 +78,33 @@ Result<LoadedArtifact> load_model(const fs::path& dir) {
                           ": truncated or altered: " + std::to_string(weights->size()) +
                           " bytes, manifest.json says " + std::to_string(manifest->weights_size));
   }
-  if (sha256_hex(*weights) != manifest->weights_sha256) {
+  // The digest runs beside the decode (start-up waits for the longer of the two, not both). The
+  // decoders check every size and index themselves, so decoding bytes the digest may still reject
+  // is safe; a mismatch discards the result and is the error reported, as if checked first.
+  auto digest = std::async(std::launch::async, [&weights] { return sha256_hex(*weights); });
+  auto corrupt = [&]() -> std::optional<Error> {
+    if (digest.get() == manifest->weights_sha256) return std::nullopt;
     return make_error(ErrorCode::kDataLoss,
                       weights_path.string() + ": corrupt: SHA-256 does not match manifest.json");
-  }
+  };
   LoadedArtifact out;
   out.name = manifest->name;
   out.bytes = weights->size();
   if (manifest->info.model_type == "forest") {
     auto forest = decode_forest_weights(*weights, std::move(manifest->info));
+    if (auto error = corrupt()) return *error;
     if (!forest) return in_file(weights_path, forest.error());
     out.model = std::make_shared<const RandomForest>(std::move(forest).value());
     return out;
   }
   if (manifest->info.model_type == "cnn") {
     auto cnn = decode_cnn_weights(*weights, std::move(manifest->info));
+    if (auto error = corrupt()) return *error;
     if (!cnn) return in_file(weights_path, cnn.error());
     out.model = std::make_shared<const ConvNet>(std::move(cnn).value());
     return out;
   }
+  if (auto error = corrupt()) return *error;
   return make_error(ErrorCode::kUnsupported, manifest_path.string() + ": model_type '" +
                                                  manifest->info.model_type + "' is not supported");
 }
