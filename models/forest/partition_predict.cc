@@ -22,8 +22,13 @@ namespace {
 
 // A node reached by fewer rows than this walks them to their leaves (walk_group): a split costs a
 // stack entry and a partial 16-row step, which a handful of rows does not repay. 12 to 20 measured
-// alike (within noise) on the Intel box of 2026-12-04; 16 fills one AVX-512 step.
-constexpr std::uint32_t kWalkBelow = 16;
+// alike (within noise) on the Intel box of 2026-12-04; 16 fills one AVX-512 step. With AVX2's
+// 8-row steps, 8 measured fastest on Zen 3 (1.15 M rows/s at 10 000 rows against 1.10 M for 16 and
+// 1.14 M for 24; alike at 1 000).
+constexpr std::uint32_t kMaxWalkBelow = 16;
+constexpr std::uint32_t walk_below(SplitIsa isa) {
+  return isa == SplitIsa::kAvx2 ? 8 : kMaxWalkBelow;
+}
 
 using Index = std::uint32_t;  // a row of the block: 32 bits, what the gather takes
 
@@ -258,7 +263,7 @@ class TreePass {
         add_leaf(b, node, src[i]);
       return;
     }
-    if (end - begin < kWalkBelow) return walk_group(b, node, src + begin, end - begin);
+    if (end - begin < walk_below(kIsa)) return walk_group(b, node, src + begin, end - begin);
     const float* x = column(b, node);
     Index* out = b.buffers[dst];
     const bool root = src == b.all;
@@ -278,7 +283,7 @@ class TreePass {
   // any moved (a leaf points to itself): walking them one by one ended every row's walk with a
   // mispredicted loop exit.
   void walk_group(const Block& b, std::uint32_t node, const Index* rows, std::uint32_t n) const {
-    std::array<std::uint32_t, kWalkBelow> cur;
+    std::array<std::uint32_t, kMaxWalkBelow> cur;
     std::fill_n(cur.begin(), n, node);
     auto step = [&](std::uint32_t j) {
       const CompactNode& at = nodes_[cur[j]];
