@@ -94,7 +94,7 @@ MLS_AVX512 std::uint32_t split(const float* x, float threshold, const Index* src
   return left;
 }
 
-#define MLS_AVX2 __attribute__((target("avx2,fma,popcnt"))) inline
+#define MLS_AVX2 __attribute__((target("avx2,popcnt"))) inline
 
 // For each 8-bit "goes right" mask, the lanes of an 8-row step in the order they are stored: the
 // rows going left first, then those going right (each side in lane order). Stored at out + left,
@@ -316,7 +316,7 @@ bool partition_supports(SplitIsa isa) {
   static const bool has_avx512 = __builtin_cpu_supports("avx512f") &&
                                  __builtin_cpu_supports("avx512dq") &&
                                  __builtin_cpu_supports("avx2");
-  static const bool has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  static const bool has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt");
   switch (isa) {
     case SplitIsa::kAvx512:
       return has_avx512;
