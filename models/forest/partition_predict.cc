@@ -120,7 +120,7 @@ constexpr SplitOrder make_split_order() {
 
 alignas(64) constexpr SplitOrder kSplitOrder = make_split_order();
 
-// The AVX2 form of split<> below (same contract). Rows are placed eight at a time with two
+// The AVX2 form of split<> above (same contract). Rows are placed eight at a time with two
 // unmasked 8-lane stores, one starting at `left`, one ending at `right`, each correct on its
 // own side and writing the other side's rows into the unplaced gap between. That is safe while
 // the gap holds at least 16 rows, and also at exactly 8 (both stores then write the same lanes to
