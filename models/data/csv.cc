@@ -42,6 +42,10 @@ bool for_each_line(std::string_view text, Fn&& fn) {
   return true;
 }
 
+bool starts_bare_number(char c) {
+  return (c >= '0' && c <= '9') || c == '-' || c == '.';
+}
+
 bool is_blank(std::string_view line) {
   return trim_blanks(line).empty();
 }
@@ -146,12 +150,32 @@ Result<CsvTable> parse_csv(std::string_view text, const CsvOptions& options) {
     std::size_t col = 0;
     std::string row_error;
     if (is_blank(line)) row_error = "row " + std::to_string(row_line) + " is empty";
-    for_each_cell(line, [&](std::string_view cell) {
+    const char* const line_end = line.data() + line.size();
+    std::size_t pos = 0;
+    while (true) {
       ++col;
-      if (!row_error.empty() || col > m.cols) return;
-      if (!parse_finite_float(cell, m.values[base + col - 1], why))
+      const bool wanted = row_error.empty() && col <= m.cols;
+      // The common cell, a bare number ending at the comma or the line's end, parses in place: no
+      // search for the comma, no trimming. Anything else (blanks, quotes, '+', out of range, not
+      // finite, not a number) takes the general path, which gives the same value or the error.
+      if (wanted && pos < line.size() && starts_bare_number(line[pos])) {
+        float v;
+        const auto [ptr, ec] = std::from_chars(line.data() + pos, line_end, v);
+        if (ec == std::errc() && (ptr == line_end || *ptr == ',') && std::isfinite(v)) {
+          m.values[base + col - 1] = v;
+          if (ptr == line_end) break;
+          pos = static_cast<std::size_t>(ptr - line.data()) + 1;
+          continue;
+        }
+      }
+      const std::size_t comma = line.find(',', pos);
+      const std::string_view cell =
+          line.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos);
+      if (wanted && !parse_finite_float(cell, m.values[base + col - 1], why))
         row_error = row_col(row_line, col) + why;
-    });
+      if (comma == std::string_view::npos) break;
+      pos = comma + 1;
+    }
     if (row_error.empty() && col != m.cols) {  // col counts every cell, even past m.cols
       row_error = "row " + std::to_string(row_line) + ": expected " + std::to_string(m.cols) +
                   " columns, got " + std::to_string(col);
