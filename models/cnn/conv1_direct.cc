@@ -1,5 +1,9 @@
 #include "models/cnn/conv1_direct.h"
 
+#include <algorithm>
+#include <vector>
+
+#include "models/cnn/avx2.h"
 #include "models/cnn/avx512.h"
 
 namespace mls::cnn {
@@ -74,20 +78,76 @@ MLS_CNN_AVX512 void image_block(const float* x, const float* w, const float* bia
   }
 }
 
+// The AVX2 version, 8 channels at a time, over a copy of the image with its zero padding written
+// out (xp, rows of side + 2): border windows then take the interior path too, where the AVX-512
+// loop branches per tap. A padded tap adds an exact zero, so each value has the same products and
+// sums in the same order as interior_pixel / any_pixel (up to the sign of an exact zero). The
+// four pixels of a window go tap by tap, the nine taps staying in registers with the four sums
+// and a broadcast: 14 of the 16 vector registers.
+MLS_CNN_AVX2 void image_block_avx2(const float* xp, std::size_t half, const float* w,
+                                   const float* bias, std::size_t c_out, float* y) {
+  const std::size_t stride = 2 * half + 2;
+  __m256 taps[9];
+#pragma GCC unroll 9
+  for (std::size_t t = 0; t < 9; ++t)
+    taps[t] = _mm256_loadu_ps(w + t * c_out);
+  const __m256 b = _mm256_loadu_ps(bias);
+  const __m256 zero = _mm256_setzero_ps();
+  for (std::size_t py = 0; py < half; ++py) {
+    for (std::size_t px = 0; px < half; ++px) {
+      const float* patch = xp + 2 * py * stride + 2 * px;  // the window's 4x4 input patch
+      __m256 acc[4];
+#pragma GCC unroll 4
+      for (std::size_t q = 0; q < 4; ++q)
+        acc[q] = _mm256_mul_ps(_mm256_broadcast_ss(patch + (q / 2) * stride + q % 2), taps[0]);
+#pragma GCC unroll 9
+      for (std::size_t t = 1; t < 9; ++t) {
+#pragma GCC unroll 4
+        for (std::size_t q = 0; q < 4; ++q) {
+          const float* in = patch + (t / 3 + q / 2) * stride + t % 3 + q % 2;
+          acc[q] = _mm256_fmadd_ps(_mm256_broadcast_ss(in), taps[t], acc[q]);
+        }
+      }
+      // The same order of operations as bias_relu_maxpool2x2_forward: max, then bias, then ReLU.
+      const __m256 m = _mm256_max_ps(_mm256_max_ps(acc[0], acc[1]), _mm256_max_ps(acc[2], acc[3]));
+      _mm256_storeu_ps(y + (py * half + px) * c_out, _mm256_max_ps(_mm256_add_ps(m, b), zero));
+    }
+  }
+}
+
 }  // namespace
 
 bool conv1_direct_available(std::size_t c_out) {
-  return avx512::cpu_has_avx512f() && c_out != 0 && c_out % 16 == 0;
+  if (c_out == 0) return false;
+  if (avx512::cpu_has_avx512f()) return c_out % 16 == 0;
+  return avx2::cpu_has_avx2_fma() && c_out % 8 == 0;
 }
 
 void conv1_bias_relu_pool(const float* x, const float* w, const float* bias, std::size_t n,
                           std::size_t side, std::size_t c_out, float* y) {
   const std::size_t half = side / 2;
-  for (std::size_t img = 0; img < n; ++img) {
-    for (std::size_t c = 0; c < c_out; c += 16) {
-      image_block(x + img * side * side, w + c, bias + c, side, c_out,
-                  y + img * half * half * c_out + c);
+  if (avx512::cpu_has_avx512f()) {
+    for (std::size_t img = 0; img < n; ++img) {
+      for (std::size_t c = 0; c < c_out; c += 16) {
+        image_block(x + img * side * side, w + c, bias + c, side, c_out,
+                    y + img * half * half * c_out + c);
+      }
     }
+    return;
+  }
+  if (half == 0) return;
+  // Row and column r + 1 of the padded copy is the image's r, for r up to 2 half (an odd side's
+  // last row and column are taps of the last windows, not padding); the rest stays zero.
+  const std::size_t stride = 2 * half + 2, used = std::min(side, 2 * half + 1);
+  thread_local std::vector<float> padded;
+  padded.assign(stride * stride, 0.0f);
+  for (std::size_t img = 0; img < n; ++img) {
+    const float* xi = x + img * side * side;
+    for (std::size_t r = 0; r < used; ++r)
+      std::copy(xi + r * side, xi + r * side + used, padded.begin() + (r + 1) * stride + 1);
+    for (std::size_t c = 0; c < c_out; c += 8)
+      image_block_avx2(padded.data(), half, w + c, bias + c, c_out,
+                       y + img * half * half * c_out + c);
   }
 }
 

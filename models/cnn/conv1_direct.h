@@ -8,7 +8,8 @@
 namespace mls::cnn {
 
 // Whether conv1_bias_relu_pool can run here with c_out output channels (AVX-512 and c_out a
-// multiple of 16); callers fall back to conv3x3_forward + bias_relu_maxpool2x2_forward otherwise.
+// multiple of 16, or AVX2 + FMA and a multiple of 8); callers fall back to conv3x3_forward +
+// bias_relu_maxpool2x2_forward otherwise.
 bool conv1_direct_available(std::size_t c_out);
 
 // x [n, side, side] -> y [n, side/2, side/2, c_out]: y = max(0, max over each 2x2 window of

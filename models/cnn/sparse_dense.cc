@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "models/cnn/avx2.h"
 #include "models/cnn/avx512.h"
 
 namespace mls::cnn {
@@ -86,16 +87,161 @@ void group(const float* const* x, const float* w, const float* b, std::size_t ou
     group_outputs<kG, 1>(x, w, b, out, pairs, count, y, o);
 }
 
+// The AVX2 twins, 8 outputs to a vector: each output's two sums take the same products in the
+// same order, so the bits match the AVX-512 path's. With 16 vector registers, 2 x g x blocks
+// accumulators, 2 x blocks weight vectors and the 2 broadcasts must fit: one block for 3 or 4
+// images, two for 2; one image needs no weight registers (each weight is used once, straight
+// from memory), so four.
+template <std::size_t kG>
+constexpr std::size_t kBlocksAvx2 = kG == 1   ? 4
+                                    : kG == 2 ? 2
+                                              : 1;
+
+MLS_CNN_AVX2 std::size_t live_pairs_avx2(const float* const* x, std::size_t g, std::size_t in,
+                                         std::uint32_t* pairs) {
+  std::size_t count = 0;
+  std::size_t i = 0;
+  for (; i + 8 <= in; i += 8) {
+    __m256 nonzero = _mm256_setzero_ps();
+    for (std::size_t j = 0; j < g; ++j) {
+      nonzero = _mm256_or_ps(
+          nonzero, _mm256_cmp_ps(_mm256_loadu_ps(x[j] + i), _mm256_setzero_ps(), _CMP_NEQ_UQ));
+    }
+    const auto bits = static_cast<unsigned>(_mm256_movemask_ps(nonzero));
+    const unsigned live = bits | (bits >> 1);
+    // Branch-free: every candidate is written, and the count moves past the live ones only. The
+    // count never passes the pair being written, so no write leaves the array.
+    const auto p = static_cast<std::uint32_t>(i / 2);
+    for (unsigned q = 0; q < 4; ++q) {
+      pairs[count] = p + q;
+      count += (live >> (2 * q)) & 1u;
+    }
+  }
+  for (; i < in; i += 2) {
+    bool any = false;
+    for (std::size_t j = 0; j < g; ++j)
+      any = any || x[j][i] != 0.0f || x[j][i + 1] != 0.0f;
+    if (any) pairs[count++] = static_cast<std::uint32_t>(i / 2);
+  }
+  return count;
+}
+
+// Live pairs [begin, end) of count for output columns [o, o + 8 kB): the sums start from the
+// bias and zero at pair 0, wait in state ([2, kGroup, out]: even, odd) between chunks, and go to
+// y after the last pair. Chunking changes no sum's order.
+template <std::size_t kG, std::size_t kB>
+MLS_CNN_AVX2 void group_outputs_avx2(const float* const* x, const float* w, const float* b,
+                                     std::size_t out, const std::uint32_t* pairs, std::size_t begin,
+                                     std::size_t end, std::size_t count, float* state,
+                                     float* const* y, std::size_t o) {
+  float* even_state = state;
+  float* odd_state = state + kGroup * out;
+  __m256 even[kG][kB], odd[kG][kB];
+#pragma GCC unroll 4
+  for (std::size_t j = 0; j < kB; ++j) {
+    const __m256 bias = _mm256_loadu_ps(b + o + 8 * j);
+#pragma GCC unroll 4
+    for (std::size_t g = 0; g < kG; ++g) {
+      if (begin == 0) {
+        even[g][j] = bias;
+        odd[g][j] = _mm256_setzero_ps();
+      } else {
+        even[g][j] = _mm256_loadu_ps(even_state + g * out + o + 8 * j);
+        odd[g][j] = _mm256_loadu_ps(odd_state + g * out + o + 8 * j);
+      }
+    }
+  }
+  for (std::size_t k = begin; k < end; ++k) {
+    const std::size_t i = 2 * static_cast<std::size_t>(pairs[k]);
+    const float* w0 = w + i * out + o;
+    const float* w1 = w0 + out;
+#pragma GCC unroll 4
+    for (std::size_t g = 0; g < kG; ++g) {
+      const __m256 x0 = _mm256_broadcast_ss(x[g] + i), x1 = _mm256_broadcast_ss(x[g] + i + 1);
+#pragma GCC unroll 4
+      for (std::size_t j = 0; j < kB; ++j) {
+        even[g][j] = _mm256_fmadd_ps(x0, _mm256_loadu_ps(w0 + 8 * j), even[g][j]);
+        odd[g][j] = _mm256_fmadd_ps(x1, _mm256_loadu_ps(w1 + 8 * j), odd[g][j]);
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (std::size_t g = 0; g < kG; ++g) {
+#pragma GCC unroll 4
+    for (std::size_t j = 0; j < kB; ++j) {
+      if (end == count) {
+        _mm256_storeu_ps(y[g] + o + 8 * j, _mm256_add_ps(even[g][j], odd[g][j]));
+      } else {
+        _mm256_storeu_ps(even_state + g * out + o + 8 * j, even[g][j]);
+        _mm256_storeu_ps(odd_state + g * out + o + 8 * j, odd[g][j]);
+      }
+    }
+  }
+}
+
+// Each pass over the live pairs reads 8 kB of every weight row, so the passes go chunk by chunk
+// (about 16 KB of weight rows each): the later passes over a chunk find it in L1 rather than
+// fetching every row again from L2 or beyond.
+template <std::size_t kG>
+void group_avx2(const float* const* x, const float* w, const float* b, std::size_t out,
+                const std::uint32_t* pairs, std::size_t count, float* state, float* const* y) {
+  const std::size_t chunk = std::max<std::size_t>(1, 2048 / out);
+  for (std::size_t begin = 0;; begin += chunk) {
+    const std::size_t end = std::min(count, begin + chunk);
+    std::size_t o = 0;
+    for (; o + 8 * kBlocksAvx2<kG> <= out; o += 8 * kBlocksAvx2<kG>) {
+      group_outputs_avx2<kG, kBlocksAvx2<kG>>(x, w, b, out, pairs, begin, end, count, state, y, o);
+    }
+    for (; o < out; o += 8)
+      group_outputs_avx2<kG, 1>(x, w, b, out, pairs, begin, end, count, state, y, o);
+    if (end == count) break;
+  }
+}
+
+// One group of g <= kGroup images through either ISA's kernels.
+void one_group(const float* const* xs, const float* w, const float* b, std::size_t g,
+               std::size_t in, std::size_t out, std::uint32_t* pairs, float* state,
+               float* const* ys) {
+  if (avx512::cpu_has_avx512f()) {
+    const std::size_t count = live_pairs(xs, g, in, pairs);
+    switch (g) {
+      case 4:
+        return group<4>(xs, w, b, out, pairs, count, ys);
+      case 3:
+        return group<3>(xs, w, b, out, pairs, count, ys);
+      case 2:
+        return group<2>(xs, w, b, out, pairs, count, ys);
+      default:
+        return group<1>(xs, w, b, out, pairs, count, ys);
+    }
+  }
+  const std::size_t count = live_pairs_avx2(xs, g, in, pairs);
+  switch (g) {
+    case 4:
+      return group_avx2<4>(xs, w, b, out, pairs, count, state, ys);
+    case 3:
+      return group_avx2<3>(xs, w, b, out, pairs, count, state, ys);
+    case 2:
+      return group_avx2<2>(xs, w, b, out, pairs, count, state, ys);
+    default:
+      return group_avx2<1>(xs, w, b, out, pairs, count, state, ys);
+  }
+}
+
 }  // namespace
 
 bool dense_grouped_available(std::size_t in, std::size_t out) {
-  return avx512::cpu_has_avx512f() && out != 0 && out % 16 == 0 && in % 2 == 0;
+  if (out == 0 || in % 2 != 0) return false;
+  if (avx512::cpu_has_avx512f()) return out % 16 == 0;
+  return avx2::cpu_has_avx2_fma() && out % 8 == 0;
 }
 
 void dense_grouped(const float* x, const float* w, const float* b, std::size_t n, std::size_t in,
                    std::size_t out, float* y) {
   thread_local std::vector<std::uint32_t> pairs;
+  thread_local std::vector<float> state;
   if (pairs.size() < in / 2) pairs.resize(in / 2);
+  if (state.size() < 2 * kGroup * out) state.resize(2 * kGroup * out);
   for (std::size_t start = 0; start < n; start += kGroup) {
     const std::size_t g = std::min(kGroup, n - start);
     const float* xs[kGroup];
@@ -104,20 +250,7 @@ void dense_grouped(const float* x, const float* w, const float* b, std::size_t n
       xs[j] = x + (start + j) * in;
       ys[j] = y + (start + j) * out;
     }
-    const std::size_t count = live_pairs(xs, g, in, pairs.data());
-    switch (g) {
-      case 4:
-        group<4>(xs, w, b, out, pairs.data(), count, ys);
-        break;
-      case 3:
-        group<3>(xs, w, b, out, pairs.data(), count, ys);
-        break;
-      case 2:
-        group<2>(xs, w, b, out, pairs.data(), count, ys);
-        break;
-      default:
-        group<1>(xs, w, b, out, pairs.data(), count, ys);
-    }
+    one_group(xs, w, b, g, in, out, pairs.data(), state.data(), ys);
   }
 }
 

@@ -12,7 +12,8 @@
 
 namespace mls::cnn {
 
-// Whether dense_grouped can run here: AVX-512, out a multiple of 16, in even.
+// Whether dense_grouped can run here: in even, and AVX-512 with out a multiple of 16 or AVX2 +
+// FMA with out a multiple of 8.
 bool dense_grouped_available(std::size_t in, std::size_t out);
 
 // y [n, out] = x [n, in] · w [in, out] + b [out], w row-major [in, out].

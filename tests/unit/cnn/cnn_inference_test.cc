@@ -31,6 +31,18 @@ CnnArch odd_arch() {  // odd sides and channel counts: the generic (unspecialise
   return a;
 }
 
+// Channel and hidden counts that are multiples of 8 but not 16: the AVX2 kernels where AVX-512 is
+// missing, the generic loops where it is not.
+CnnArch avx2_arch() {
+  CnnArch a;
+  a.input_size = 12;  // 12 -> 6 -> 3
+  a.num_classes = 2;
+  a.conv1_channels = 8;
+  a.conv2_channels = 24;
+  a.hidden = 8;
+  return a;
+}
+
 // He-initialised weights plus non-zero biases, so the bias fused into the pooling is exercised.
 std::vector<float> weights(const CnnNetwork& net, std::uint64_t seed) {
   auto p = net.init_params(seed);
@@ -121,7 +133,7 @@ std::vector<float> training_probs(const CnnNetwork& net, const std::vector<float
 // predict (blocks of kPredictBlock) and inference_forward on the whole batch in one pass, which a
 // larger kPredictBlock would use.
 TEST(CnnInference, MatchesTrainingForwardAndDirectEvaluation) {
-  for (const CnnArch& arch : {CnnArch{}, odd_arch()}) {
+  for (const CnnArch& arch : {CnnArch{}, odd_arch(), avx2_arch()}) {
     auto net = CnnNetwork::create(arch);
     ASSERT_TRUE(net.ok());
     const auto p = weights(*net, 41);
@@ -164,6 +176,26 @@ TEST(CnnInference, BatchEqualsOneAtATimeExactly) {
     net->predict(p, x.data() + i * net->num_features(), 1, one.data(), scratch);
     EXPECT_EQ(one[0], batch[2 * i]) << "image " << i;
     EXPECT_EQ(one[1], batch[2 * i + 1]) << "image " << i;
+  }
+}
+
+// The served pass (prepared weights) too: fc1's groups of images must not change an image's bits.
+TEST(CnnInference, ServedBatchEqualsOneAtATimeExactly) {
+  for (const CnnArch& arch : {CnnArch{}, avx2_arch()}) {
+    auto net = CnnNetwork::create(arch);
+    ASSERT_TRUE(net.ok());
+    const auto p = weights(*net, 49);
+    const auto prepared = prepare_inference(arch, net->layout(), p.data());
+    const std::size_t n = 2 * CnnNetwork::kPredictBlock + 3, k = arch.num_classes;
+    const auto x = random_vector(n * net->num_features(), 50, 2.0f);
+    CnnScratch scratch;
+    std::vector<float> batch(n * k), one(k);
+    net->predict(p, x.data(), n, batch.data(), scratch, &prepared);
+    for (std::size_t i = 0; i < n; ++i) {
+      net->predict(p, x.data() + i * net->num_features(), 1, one.data(), scratch, &prepared);
+      for (std::size_t c = 0; c < k; ++c)
+        EXPECT_EQ(one[c], batch[i * k + c]) << "image " << i << ", class " << c;
+    }
   }
 }
 

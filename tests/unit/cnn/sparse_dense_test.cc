@@ -18,14 +18,27 @@ using testing::random_vector;
 
 TEST(DenseGrouped, AvailableForWholeRegistersAndEvenInputs) {
   EXPECT_FALSE(dense_grouped_available(10, 0));
-  EXPECT_FALSE(dense_grouped_available(10, 8));
+  EXPECT_FALSE(dense_grouped_available(10, 4));
   EXPECT_FALSE(dense_grouped_available(11, 16));
+  // 8 and 24 outputs are whole AVX2 registers but not whole AVX-512 ones: both or neither.
+  EXPECT_EQ(dense_grouped_available(10, 24), dense_grouped_available(10, 8));
+#if defined(__x86_64__)
+  // A CPU with either kernel family must not silently fall back (and skip the test below).
+  if (__builtin_cpu_supports("avx512f") ||
+      (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))) {
+    EXPECT_TRUE(dense_grouped_available(10, 16));
+  }
+#endif
 }
 
+// Inputs 2 (no whole vector of inputs), 30 (a partial one at the end), 1568 (the served network,
+// several chunks of weight rows); outputs 8 and 24 (AVX2 only: a single block, and blocks of 4, 2
+// and 1 left over) besides the multiples of 16.
 TEST(DenseGrouped, MatchesProductAndIgnoresGrouping) {
-  for (const std::size_t out : {16u, 48u, 64u}) {
+  if (!dense_grouped_available(2, 16)) GTEST_SKIP() << "neither AVX-512 nor AVX2 + FMA on this CPU";
+  for (const std::size_t out : {8u, 16u, 24u, 48u, 64u}) {
     for (const std::size_t in : {2u, 30u, 1568u}) {
-      if (!dense_grouped_available(in, out)) GTEST_SKIP() << "no AVX-512 on this CPU";
+      if (!dense_grouped_available(in, out)) continue;
       SCOPED_TRACE(::testing::Message() << in << " -> " << out);
       const std::size_t n = 9;
       auto x = random_vector(n * in, 7 + in, 1.0f);

@@ -23,8 +23,12 @@ TEST(WinogradConv, MatchesIm2colGemmThenPool) {
   struct Case {
     std::size_t side, c_in, c_out;
   };
+  // Multiples of 8 but not 16 take the AVX2 kernels where AVX-512 is missing: fewer tiles than
+  // one block (side 4, 9), c_out with an 8-wide column block left over (24, 40), the tile blocks
+  // of the served shape (side 14: 49 tiles) and a larger one (side 28: 196).
   for (const Case& c : {Case{2, 1, 1}, Case{3, 2, 3}, Case{4, 3, 5}, Case{5, 3, 5}, Case{7, 16, 32},
-                        Case{14, 16, 32}, Case{15, 4, 8}, Case{32, 16, 32}}) {
+                        Case{14, 16, 32}, Case{15, 4, 8}, Case{32, 16, 32}, Case{4, 8, 8},
+                        Case{9, 8, 24}, Case{14, 24, 40}, Case{28, 16, 32}}) {
     SCOPED_TRACE(::testing::Message()
                  << "side " << c.side << ", " << c.c_in << " -> " << c.c_out << " channels");
     const std::size_t half = c.side / 2;
