@@ -28,9 +28,9 @@ InferenceWeights prepare_inference(const CnnArch& arch, const CnnLayout& layout,
 // probs [n, classes] = softmax of the network on x [n, side*side], all n in one pass (callers keep
 // n small enough for the activations to stay in cache). params [layout.num_params]. With prepared
 // (from the same params), conv2 runs as Winograd F(2x2, 3x3) and fc1 over groups of images
-// (sparse_dense.h, one image at a time through OpenBLAS without AVX-512); without, both run as in
-// the training pass. Either way the first block is the direct loop of
-// conv1_direct.h where the CPU has it.
+// (sparse_dense.h, one image at a time through OpenBLAS without AVX-512 or AVX2); without, both
+// run as in the training pass. Either way the first block is the direct loop of conv1_direct.h
+// where the CPU has it.
 void inference_forward(const CnnArch& arch, const CnnLayout& layout, const float* params,
                        const float* x, std::size_t n, float* probs, InferenceScratch& scratch,
                        const InferenceWeights* prepared = nullptr);
