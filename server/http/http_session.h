@@ -15,6 +15,7 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -56,6 +57,10 @@ class HttpSession final : public Session {
 
  private:
   using Clock = std::chrono::steady_clock;
+  // Beast reads at most 64 KiB at a time: more free room than that is never used.
+  static constexpr std::size_t kMaxReadAhead = 64 * 1024;
+  // What a connection's read buffer may keep between requests.
+  static constexpr std::size_t kIdleBufferBytes = 8 * 1024;
 
   std::shared_ptr<HttpSession> self() {
     return std::static_pointer_cast<HttpSession>(shared_from_this());
@@ -66,6 +71,7 @@ class HttpSession final : public Session {
   void wait_for_request();
   bool idle();
   void on_header(boost::system::error_code ec, std::size_t bytes);
+  void make_room_for_body(std::uint64_t remaining);
   void read_body();
   void on_body(boost::system::error_code ec, std::size_t bytes);
   void handle_request();

@@ -5,6 +5,7 @@ None may stall other clients or leak descriptors or memory (checked in /proc/PID
 from __future__ import annotations
 
 import json
+import random
 import re
 import resource
 import select
@@ -368,6 +369,53 @@ def test_max_connections_refuses_the_extra_one_with_503(server_factory, small_mo
 # --------------------------------------------------------------------------------------------
 # Pipelining
 # --------------------------------------------------------------------------------------------
+
+def _chunked(body: bytes, pieces: int) -> bytes:
+    step = max(1, len(body) // pieces)
+    out = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + step]), body[i:i + step])
+                   for i in range(0, len(body), step))
+    return out + b"0\r\n\r\n"
+
+
+def test_large_bodies_pipelined_and_fragmented_keep_their_order_and_bytes(srv, htru2):
+    # The read buffer grows for a large body and shrinks before the next request: a body that
+    # straddles reads, a chunked one, and small requests pipelined behind them must all come
+    # through intact, whatever the fragments the client's writes arrive in.
+    big_rows = htru2[:3000]  # ~280 KB: several 64 KiB reads
+    big = lib.features_csv(big_rows).encode()
+    mid = lib.features_csv(htru2[3000:3700]).encode()
+    small = lib.features_csv(htru2[4000:4001]).encode()
+    want_big = lib.predictions_of(lib.invoke(None, srv, big, "text/csv", timeout=30))
+    want_mid = lib.predictions_of(lib.invoke(None, srv, mid, "text/csv", timeout=30))
+    want_small = lib.predictions_of(lib.invoke(None, srv, small, "text/csv", timeout=10))
+    csv = {"Content-Type": "text/csv"}
+    chunked_head = lib.raw_request("POST", "/invocations", b"",
+                                   dict(csv, **{"Transfer-Encoding": "chunked"}))
+    chunked_head = chunked_head.replace(b"Content-Length: 0\r\n", b"")
+    stream = (lib.raw_request("POST", "/invocations", big, csv)
+              + lib.raw_request("POST", "/invocations", small, csv)
+              + chunked_head + _chunked(mid, 37)
+              + lib.raw_request("GET", "/ping")
+              + lib.raw_request("POST", "/invocations", small, csv))
+    rng = random.Random(7)
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=30) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        i = 0
+        while i < len(stream):
+            n = rng.choice((1, 7, 300, 4096, 70000))
+            sock.sendall(stream[i:i + n])
+            i += n
+            if rng.random() < 0.05:
+                time.sleep(0.002)
+        f = sock.makefile("rb")
+        got = [lib.read_raw_response(f) for _ in range(5)]
+    assert [r.status for r in got] == [200] * 5, [(r.status, r.body[:200]) for r in got]
+    assert json.loads(got[0].body)["predictions"] == want_big
+    assert json.loads(got[1].body)["predictions"] == want_small
+    assert json.loads(got[2].body)["predictions"] == want_mid
+    assert got[3].json()["status"] == "ready"
+    assert json.loads(got[4].body)["predictions"] == want_small
+
 
 def test_fifty_pipelined_requests_answered_in_order_with_errors_in_the_middle(srv, probe_rows):
     reqs = []
