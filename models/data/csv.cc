@@ -91,6 +91,60 @@ std::string row_col(std::size_t row, std::size_t col) {
   return "row " + std::to_string(row) + ", column " + std::to_string(col) + ": ";
 }
 
+// The common body in one pass: rows of bare numbers ending at a comma or a line end, the same
+// count in every row, line ends LF, CRLF or CR, no blank lines. The general path scans each line
+// for its end and then parses it; here each number's parse finds the delimiter, and a row costs
+// no line scan or per-row bookkeeping (the text was read twice before: ~10 % of a 10 000-row
+// request's CPU besides from_chars). Anything else gives nullopt, and the caller's general path
+// starts over: the same table or the same error as if this did not exist.
+std::optional<CsvTable> parse_plain(std::string_view text, const CsvOptions& options) {
+  const char* p = text.data();
+  const char* const end = p + text.size();
+  std::size_t cols = options.expected_cols;
+  if (cols == 0 || (options.header_names != nullptr && !options.header_names->empty())) {
+    const auto first_end = std::find_if(p, end, [](char c) { return c == '\n' || c == '\r'; });
+    const std::string_view first(p, static_cast<std::size_t>(first_end - p));
+    if (options.header_names != nullptr && !options.header_names->empty() &&
+        split_names(first) == *options.header_names) {
+      return std::nullopt;  // a header: the general path skips it
+    }
+    if (cols == 0) cols = count_cells(first);
+  }
+  CsvTable table;
+  Matrix& m = table.matrix;
+  m.cols = cols;
+  // Every cell takes at least two bytes (a digit and its delimiter): an upper bound on the rows.
+  m.values.reserve((text.size() / (2 * cols) + 1) * cols);
+  while (p < end) {
+    if (options.max_rows != 0 && m.rows >= options.max_rows) return std::nullopt;
+    for (std::size_t c = 0; c < cols; ++c) {
+      if (p == end || !starts_bare_number(*p)) return std::nullopt;
+      float v;
+      const auto [ptr, ec] = std::from_chars(p, end, v);
+      if (ec != std::errc() || !std::isfinite(v)) return std::nullopt;
+      m.values.push_back(v);
+      p = ptr;
+      if (c + 1 < cols) {
+        if (p == end || *p != ',') return std::nullopt;
+        ++p;
+      }
+    }
+    ++m.rows;
+    if (options.record_row_lines) table.row_lines.push_back(m.rows);
+    if (p == end) break;
+    if (*p == '\r') {
+      ++p;
+      if (p != end && *p == '\n') ++p;
+    } else if (*p == '\n') {
+      ++p;
+    } else {
+      return std::nullopt;  // more cells than columns, or not a number
+    }
+  }
+  if (m.rows == 0) return std::nullopt;
+  return table;
+}
+
 }  // namespace
 
 bool parse_finite_float(std::string_view cell, float& out, std::string& why) {
@@ -130,6 +184,7 @@ bool parse_finite_float(std::string_view cell, float& out, std::string& why) {
 
 Result<CsvTable> parse_csv(std::string_view text, const CsvOptions& options) {
   if (text.size() >= 3 && text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
+  if (auto plain = parse_plain(text, options)) return std::move(*plain);
   CsvTable table;
   Matrix& m = table.matrix;
   m.cols = options.expected_cols;

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 
 #include "models/core/model.h"
@@ -20,6 +21,26 @@ void check_matrix(const Matrix& m) {
   FUZZ_CHECK(m.values.size() == m.rows * m.cols);
   for (float v : m.values)
     FUZZ_CHECK(std::isfinite(v));
+}
+
+// Two parses of texts that differ only in trailing blank lines.
+void same_result(const Result<CsvTable>& a, const Result<CsvTable>& b) {
+  FUZZ_CHECK(a.ok() == b.ok());
+  if (!a.ok()) {
+    FUZZ_CHECK(a.error().code == b.error().code);
+    FUZZ_CHECK(a.error().message == b.error().message);
+    return;
+  }
+  FUZZ_CHECK(a->matrix.rows == b->matrix.rows && a->matrix.cols == b->matrix.cols);
+  FUZZ_CHECK(a->matrix.values.size() == b->matrix.values.size());
+  FUZZ_CHECK(std::memcmp(a->matrix.values.data(), b->matrix.values.data(),
+                         a->matrix.values.size() * sizeof(float)) == 0);
+  FUZZ_CHECK(a->header == b->header && a->row_lines == b->row_lines);
+  FUZZ_CHECK(a->row_errors.size() == b->row_errors.size());
+  for (std::size_t i = 0; i < a->row_errors.size(); ++i) {
+    FUZZ_CHECK(a->row_errors[i].row_index == b->row_errors[i].row_index);
+    FUZZ_CHECK(a->row_errors[i].message == b->row_errors[i].message);
+  }
 }
 
 }  // namespace
@@ -51,6 +72,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       FUZZ_CHECK(rows->row_errors[i].row < rows->x.rows);
       FUZZ_CHECK(i == 0 || rows->row_errors[i - 1].row < rows->row_errors[i].row);
     }
+  }
+
+  // Trailing blank lines change nothing, and they send any text down the line-by-line path: the
+  // one-pass path (clean bodies) must give the same table, bit for bit, or the same error.
+  const std::string padded = std::string(body) + "\n\n";
+  for (bool keep_going : {false, true}) {
+    CsvOptions serving;
+    serving.expected_cols = width;
+    serving.header_names = &model.feature_names;
+    serving.keep_going = keep_going;
+    serving.max_rows = 50;
+    same_result(parse_csv(body, serving), parse_csv(padded, serving));
   }
 
   // The training reader's options: width from the data, header detection, blank lines skipped.

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -262,6 +264,67 @@ TEST(CsvTest, RejectsDoubleSign) {
   std::string why;
   EXPECT_FALSE(parse_finite_float("+-1", v, why));
   EXPECT_EQ(why, "'+-1' is not a number");
+}
+
+// Clean bodies take a one-pass path; trailing blank lines (which change nothing in the result)
+// send the same rows through the line-by-line path. Both must give the same bits.
+TEST(CsvTest, OnePassAndLineByLinePathsAgree) {
+  const char* cells[] = {"140.5625", "-0.234571412", ".5", "-.25", "1e-3",
+                         "7",        "3.4e38",       "-0", "0.1",  "12345678901234567890"};
+  for (const char* eol : {"\n", "\r\n", "\r"}) {
+    for (std::size_t expected_cols : {std::size_t{0}, std::size_t{4}}) {
+      std::string body;
+      for (std::size_t r = 0; r < 300; ++r) {
+        for (std::size_t c = 0; c < 4; ++c)
+          body += std::string(c ? "," : "") + cells[(r * 7 + c * 3) % std::size(cells)];
+        body += eol;
+      }
+      CsvOptions options;
+      options.expected_cols = expected_cols;
+      options.record_row_lines = true;
+      const CsvTable plain = parse_ok(body, options);
+      const CsvTable lines = parse_ok(body + eol + eol, options);
+      EXPECT_EQ(plain.matrix.rows, 300u);
+      EXPECT_EQ(plain.matrix.cols, 4u);
+      EXPECT_EQ(plain.matrix.rows, lines.matrix.rows);
+      EXPECT_EQ(plain.row_lines, lines.row_lines);
+      ASSERT_EQ(plain.matrix.values.size(), lines.matrix.values.size());
+      EXPECT_EQ(0, std::memcmp(plain.matrix.values.data(), lines.matrix.values.data(),
+                               plain.matrix.values.size() * sizeof(float)));
+      // And without its final line end.
+      const CsvTable unterminated =
+          parse_ok(body.substr(0, body.size() - std::strlen(eol)), options);
+      EXPECT_EQ(unterminated.matrix.values, plain.matrix.values);
+    }
+  }
+}
+
+// A clean body that goes bad deep inside still gets the line-by-line path's exact error.
+TEST(CsvTest, ErrorDeepInACleanBodyNamesItsRow) {
+  std::string body;
+  for (int r = 0; r < 500; ++r)
+    body += "1.5,2.5,3.5\n";
+  EXPECT_EQ(parse_error(body + "1.5,2.5\n"), "row 501: expected 3 columns, got 2");
+  EXPECT_EQ(parse_error(body + "1.5,2.5,3.5,4.5\n"), "row 501: expected 3 columns, got 4");
+  EXPECT_EQ(parse_error(body + "1.5,abc,3.5\n"), "row 501, column 2: 'abc' is not a number");
+  EXPECT_EQ(parse_error(body + "1.5,1e39,3.5\n"),
+            "row 501, column 2: '1e39' is out of the float range");
+  CsvOptions keep;
+  keep.keep_going = true;
+  const CsvTable t = parse_ok(body + "1.5,x,3.5\n" + body, keep);
+  EXPECT_EQ(t.matrix.rows, 1001u);
+  ASSERT_EQ(t.row_errors.size(), 1u);
+  EXPECT_EQ(t.row_errors[0].row_index, 500u);
+}
+
+TEST(CsvTest, NumericHeaderEqualToNamesIsStillSkipped) {
+  const std::vector<std::string> names{"1", "2"};
+  CsvOptions options;
+  options.expected_cols = 2;
+  options.header_names = &names;
+  const CsvTable t = parse_ok("1,2\n3,4\n", options);
+  EXPECT_EQ(t.matrix.values, (Floats{3, 4}));
+  EXPECT_EQ(t.header, names);
 }
 
 }  // namespace
