@@ -87,6 +87,18 @@ std::vector<std::string> split_names(std::string_view line) {
   return names;
 }
 
+// Whether a line is exactly these names (each cell trimmed and unquoted), without copying cells:
+// serving asks it of every request's first line.
+bool line_equals_names(std::string_view line, const std::vector<std::string>& names) {
+  std::size_t i = 0;
+  bool equal = true;
+  for_each_cell(line, [&](std::string_view cell) {
+    equal = equal && i < names.size() && unquote(cell) == names[i];
+    ++i;
+  });
+  return equal && i == names.size();
+}
+
 std::string row_col(std::size_t row, std::size_t col) {
   return "row " + std::to_string(row) + ", column " + std::to_string(col) + ": ";
 }
@@ -105,7 +117,7 @@ std::optional<CsvTable> parse_plain(std::string_view text, const CsvOptions& opt
     const auto first_end = std::find_if(p, end, [](char c) { return c == '\n' || c == '\r'; });
     const std::string_view first(p, static_cast<std::size_t>(first_end - p));
     if (options.header_names != nullptr && !options.header_names->empty() &&
-        split_names(first) == *options.header_names) {
+        line_equals_names(first, *options.header_names)) {
       return std::nullopt;  // a header: the general path skips it
     }
     if (cols == 0) cols = count_cells(first);
@@ -261,7 +273,7 @@ Result<CsvTable> parse_csv(std::string_view text, const CsvOptions& options) {
     pending_blank = 0;
     if (m.rows == 0 && table.header.empty()) {
       bool matches_names = options.header_names != nullptr && !options.header_names->empty() &&
-                           split_names(line) == *options.header_names;
+                           line_equals_names(line, *options.header_names);
       if (matches_names || (options.detect_header && !line_is_numeric(line))) {
         table.header = split_names(line);
         return true;

@@ -239,7 +239,7 @@ void HttpSession<Stream>::on_header(error_code ec, std::size_t bytes) {
 
 // Beast reads max(512, free capacity) bytes at a time and the parser empties the buffer after each
 // read, so a buffer still at its first size read a large body 512 bytes per system call, each with
-// its own trip round the io_context: 186 recvmsg and 156 epoll_wait for a 95 KB CSV body. Room for
+// its own trip round the io_context: 185 recvmsg and 158 epoll_wait for a 95 KB CSV body. Room for
 // the rest of the body, up to the 64 KiB Beast asks for per read, lets a read take what the socket
 // holds.
 template <class Stream>
