@@ -119,20 +119,23 @@ Response handle_ping(const Request& req, Service& service) {
 
 namespace {
 
-Response prediction_response(const Request& req, const LoadedModel& entry, OutputFormat output,
-                             std::span<const float> proba, std::size_t rows,
+Response prediction_response(const Request& req, const PredictionEncoder& encoder,
+                             OutputFormat output, std::span<const float> proba, std::size_t rows,
                              const std::vector<RowError>& row_errors) {
   Response res{http::status::ok, req.version()};
   res.set(http::field::content_type, content_type_of(output));
   res.keep_alive(req.keep_alive());
-  res.body() = entry.encoder->encode(output, proba, rows, row_errors);
+  res.body() = encoder.encode(output, proba, rows, row_errors);
   add_inference_id(req, res);
   res.prepare_payload();
   return res;
 }
 
-void invoke_tabular(const Request& req, const LoadedModel& entry, OutputFormat output,
-                    Service& service, const InvocationReply& reply) {
+// Decodes here. A small request (scored on the I/O thread) runs at once; a large one joins the
+// model's batcher when it has one, and is answered from the compute thread that ran its batch.
+void invoke_tabular(const RequestPtr& req_ptr, Clock::time_point deadline, const LoadedModel& entry,
+                    OutputFormat output, Service& service, const InvocationReply& reply) {
+  const Request& req = *req_ptr;
   const ModelInfo& info = entry.model->info();
   if (image_input_format(header(req, "Content-Type"))) {
     return reply(error_response(req, make_error(ErrorCode::kUnsupported,
@@ -152,12 +155,30 @@ void invoke_tabular(const Request& req, const LoadedModel& entry, OutputFormat o
   auto rows = decode_rows(*input, req.body(), info, options);
   if (!rows) return reply(error_response(req, rows.error()), entry.name);
 
+  if (entry.batcher && req.body().size() > service.options.inline_max_bytes && rows->x.rows > 0) {
+    const std::size_t count = rows->x.rows;
+    // As for images: the answer keeps the encoder and the name, not the snapshot.
+    auto done = [req_ptr, output, count, row_errors = std::move(rows->row_errors),
+                 encoder = entry.encoder, name = entry.name, &service,
+                 reply](Result<std::vector<float>> proba, double seconds) {
+      if (!proba) return reply(error_response(*req_ptr, proba.error()), name);
+      service.metrics.observe_inference(name, seconds, count);
+      reply(prediction_response(*req_ptr, *encoder, output, *proba, count, row_errors), name);
+    };
+    if (auto queued = entry.batcher->submit(std::move(rows->x), deadline, std::move(done));
+        !queued) {
+      reply(error_response(req, queued.error()), entry.name);
+    }
+    return;
+  }
+
   const auto start = Clock::now();
   std::vector<float> proba(rows->x.rows * info.class_labels.size());
   entry.model->predict_proba(rows->x.view(), proba);
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   service.metrics.observe_inference(entry.name, seconds, rows->x.rows);
-  reply(prediction_response(req, entry, output, proba, rows->x.rows, rows->row_errors), entry.name);
+  reply(prediction_response(req, *entry.encoder, output, proba, rows->x.rows, rows->row_errors),
+        entry.name);
 }
 
 // Decodes here (I/O or inference thread), then queues the rows for the model's batcher; the answer
@@ -225,8 +246,9 @@ void handle_invocations(const RequestPtr& req, Clock::time_point deadline, Servi
   const LoadedModel& entry = **chosen;
   auto output = negotiate_output(header(*req, "Accept"));
   if (!output) return reply(error_response(*req, output.error()), entry.name);
-  if (entry.batcher) return invoke_images(req, deadline, entry, *output, service, reply);
-  invoke_tabular(*req, entry, *output, service, reply);
+  if (entry.model->info().input_kind == InputKind::kImage)
+    return invoke_images(req, deadline, entry, *output, service, reply);
+  invoke_tabular(req, deadline, entry, *output, service, reply);
 }
 
 Response handle_execution_parameters(const Request& req, Service& service) {

@@ -68,6 +68,13 @@ void add_serve_flags(CLI::App& serve, Command& cmd, unsigned& max_payload_mb, lo
       ->check(CLI::Range(std::size_t{1}, std::size_t{4096}))
       ->capture_default_str();
   serve
+      .add_option("--max-batch-rows", o.max_batch_rows,
+                  "dynamic batching: most rows of large tabular requests (over --inline-max-bytes) "
+                  "run through the forest in one call (0: off)")
+      ->envname("MLS_MAX_BATCH_ROWS")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{1'000'000}))
+      ->capture_default_str();
+  serve
       .add_option("--max-batch-delay-us", batch_delay_us,
                   "dynamic batching: microseconds a request may wait for others to join its "
                   "batch (0: none; requests that queue while the model is busy batch anyway)")

@@ -71,14 +71,27 @@ int run_serve(const ServeOptions& options) {
   }
   // Load in the background: /ping answers 503 "loading" meanwhile instead of refusing connections.
   std::thread loader([&] {
-    BatchOptions batching;
-    batching.max_batch = options.max_batch_size;
-    batching.max_delay = options.max_batch_delay;
-    batching.threads = options.workers != 0 ? options.workers : default_thread_count();
-    batching.max_queued_rows = std::max(options.max_queue * options.max_batch_size, std::size_t{1});
-    batching.on_batch = [&metrics](const std::string& model, std::size_t images) {
-      metrics.observe_batch(model, images);
+    BatchingOptions batching;
+    BatchOptions& images = batching.images;
+    images.max_batch = options.max_batch_size;
+    images.max_delay = options.max_batch_delay;
+    images.threads = options.workers != 0 ? options.workers : default_thread_count();
+    images.max_queued_rows = std::max(options.max_queue * options.max_batch_size, std::size_t{1});
+    images.on_batch = [&metrics](const std::string& model, std::size_t count, std::size_t) {
+      metrics.observe_batch(model, count);
     };
+    if (options.max_batch_rows > 0) {
+      // Requests are what --max-queue counts: a request's rows are bounded by --max-rows already.
+      BatchOptions rows = images;
+      rows.max_batch = options.max_batch_rows;
+      rows.max_queued_rows = static_cast<std::size_t>(-1);
+      rows.max_queued_requests = std::max(options.max_queue, std::size_t{1});
+      rows.unit = "rows";
+      rows.on_batch = [&metrics](const std::string& model, std::size_t, std::size_t requests) {
+        metrics.observe_batch_requests(model, requests);
+      };
+      batching.rows = rows;
+    }
     registry.load_all(options.model_dir, batching, options.multi_model);
     auto snap = registry.snapshot();
     for (const LoadedModel& m : snap->models)

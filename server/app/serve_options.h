@@ -22,7 +22,10 @@ struct ServeOptions {
   std::size_t max_rows = 1'000'000;         // rows in one request
   std::size_t inline_max_bytes = 8u << 10;  // smaller bodies are scored on the I/O thread
   std::size_t max_batch_size = 32;  // images per CNN call under dynamic batching; 1: no batching
-  std::chrono::microseconds max_batch_delay{0};       // 0: never hold a request back for company
+  std::chrono::microseconds max_batch_delay{0};  // 0: never hold a request back for company
+  // Rows per forest call when large tabular requests (bodies over inline_max_bytes) batch; 0: they
+  // do not, each runs alone on the inference thread that decoded it.
+  std::size_t max_batch_rows = 16384;
   std::size_t max_images = 100'000;                   // images in one request
   std::size_t max_image_pixels = 40'000'000;          // per image, checked before decoding
   std::chrono::milliseconds request_timeout{55'000};  // under SageMaker's 60 s

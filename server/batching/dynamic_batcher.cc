@@ -40,8 +40,13 @@ Status DynamicBatcher::submit(Matrix x, Clock::time_point deadline, Done done) {
     if (stopping_) return make_error(ErrorCode::kFailedPrecondition, "server is shutting down");
     if (queued_rows_ != 0 && queued_rows_ + x.rows > options_.max_queued_rows) {
       return make_error(ErrorCode::kFailedPrecondition,
-                        "server is busy: " + std::to_string(queued_rows_) +
-                            " images are already waiting; retry shortly");
+                        "server is busy: " + std::to_string(queued_rows_) + " " + options_.unit +
+                            " are already waiting; retry shortly");
+    }
+    if (queue_.size() >= options_.max_queued_requests) {
+      return make_error(ErrorCode::kFailedPrecondition,
+                        "server is busy: " + std::to_string(queue_.size()) +
+                            " requests are already waiting; retry shortly");
     }
     queued_rows_ += x.rows;
     queue_.push_back(Job{std::move(x), Clock::now(), deadline, std::move(done)});
@@ -128,7 +133,7 @@ void DynamicBatcher::compute(std::vector<Job>& batch) {
     return;
   }
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  if (options_.on_batch) options_.on_batch(name_, x->rows);
+  if (options_.on_batch) options_.on_batch(name_, x->rows, live.size());
   std::size_t offset = 0;
   for (Job* job : live) {
     const std::size_t n = job->x.rows * classes;

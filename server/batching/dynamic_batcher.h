@@ -2,7 +2,8 @@
 // Dynamic batching for one model: requests that arrive together run as one batch on the model's
 // compute threads, so throughput under load approaches batch throughput, while a lone request runs
 // at once (a thread that finds the queue non-empty takes everything waiting, up to max_batch, and
-// only waits up to max_delay for more when that is configured).
+// only waits up to max_delay for more when that is configured). Image models batch images; a
+// forest batches the rows of large tabular requests, whose per-row cost falls with the batch.
 
 #include <chrono>
 #include <condition_variable>
@@ -21,12 +22,14 @@
 namespace mls::server {
 
 struct BatchOptions {
-  std::size_t max_batch = 32;  // images per model call; 1 turns batching off
+  std::size_t max_batch = 32;  // rows (images) per model call; 1 turns batching off
   std::chrono::microseconds max_delay{0};
   unsigned threads = 1;
   std::size_t max_queued_rows = 4096;  // more waiting rows than this: submit refuses (fast 503)
-  // Told the size of every batch run (for metrics); may be empty.
-  std::function<void(const std::string& model, std::size_t rows)> on_batch;
+  std::size_t max_queued_requests = static_cast<std::size_t>(-1);  // likewise, in requests
+  std::string unit = "images";  // what a row is called in the busy message
+  // Told the size of every batch run, in rows and in requests (for metrics); may be empty.
+  std::function<void(const std::string& model, std::size_t rows, std::size_t requests)> on_batch;
 };
 
 class DynamicBatcher {

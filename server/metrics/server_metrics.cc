@@ -86,6 +86,11 @@ ServerMetrics::ServerMetrics()
                         .Help("Images per model call under dynamic batching (requests that arrived "
                               "together run as one batch)")
                         .Register(*registry_)),
+      batch_requests_(prometheus::BuildHistogram()
+                          .Name("mls_inference_batch_requests")
+                          .Help("Large tabular requests per model call under dynamic batching "
+                                "(requests that arrived together share one forest pass)")
+                          .Register(*registry_)),
       model_loaded_(prometheus::BuildGauge()
                         .Name("mls_model_loaded")
                         .Help("1 when the model is loaded and passed its warm-up prediction")
@@ -254,6 +259,21 @@ void ServerMetrics::observe_batch(const std::string& model, std::size_t images) 
     h = it->second;
   }
   h->Observe(static_cast<double>(images));
+}
+
+void ServerMetrics::observe_batch_requests(const std::string& model, std::size_t requests) {
+  prometheus::Histogram* h = nullptr;
+  {
+    std::lock_guard lock(cache_mutex_);
+    auto it = batch_requests_cache_.find(model);
+    if (it == batch_requests_cache_.end()) {
+      static const Histogram::BucketBoundaries buckets = {1, 2, 4, 8, 16, 32, 64};
+      it = batch_requests_cache_.emplace(model, &batch_requests_.Add({{"model", model}}, buckets))
+               .first;
+    }
+    h = it->second;
+  }
+  h->Observe(static_cast<double>(requests));
 }
 
 void ServerMetrics::set_model_state(const std::string& model, bool loaded, double load_seconds) {

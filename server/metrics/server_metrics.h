@@ -29,6 +29,8 @@ class ServerMetrics {
   void observe_inference(std::string_view model, double seconds, std::size_t rows);
   // One batch run by a model's dynamic batcher: how many images it held.
   void observe_batch(const std::string& model, std::size_t images);
+  // One batch of large tabular requests run together: how many requests it held.
+  void observe_batch_requests(const std::string& model, std::size_t requests);
   void set_model_state(const std::string& model, bool loaded, double load_seconds);
   // Requests read and not yet answered. A plain atomic per request, copied into the
   // mls_http_requests_in_flight gauge when metrics are read: the gauge's own update is a
@@ -63,6 +65,7 @@ class ServerMetrics {
   prometheus::Family<prometheus::Histogram>& inference_seconds_;
   prometheus::Family<prometheus::Histogram>& inference_rows_;
   prometheus::Family<prometheus::Histogram>& batch_images_;
+  prometheus::Family<prometheus::Histogram>& batch_requests_;
   prometheus::Family<prometheus::Gauge>& model_loaded_;
   prometheus::Family<prometheus::Gauge>& model_load_seconds_;
   prometheus::Gauge* in_flight_;
@@ -82,6 +85,7 @@ class ServerMetrics {
   std::unordered_map<std::string, prometheus::Histogram*> latency_cache_;
   std::unordered_map<std::string, InferenceSeries> inference_cache_;
   std::unordered_map<std::string, prometheus::Histogram*> batch_cache_;
+  std::unordered_map<std::string, prometheus::Histogram*> batch_requests_cache_;
   std::mutex render_mutex_;
 };
 

@@ -41,7 +41,7 @@ std::string warm_up(const Model& model) {
 
 // Loads, warms up and wraps one model; the error is the reason it cannot serve.
 Result<LoadedModel> load_entry(const fs::path& dir, std::string name,
-                               const BatchOptions& batching) {
+                               const BatchingOptions& batching) {
   const auto start = std::chrono::steady_clock::now();
   auto artifact = load_model(dir);
   if (!artifact) return artifact.error();
@@ -54,7 +54,9 @@ Result<LoadedModel> load_entry(const fs::path& dir, std::string name,
   entry.model = artifact->model;
   entry.encoder = std::make_shared<const PredictionEncoder>(artifact->model->info());
   if (artifact->model->info().input_kind == InputKind::kImage)
-    entry.batcher = std::make_shared<DynamicBatcher>(artifact->model, entry.name, batching);
+    entry.batcher = std::make_shared<DynamicBatcher>(artifact->model, entry.name, batching.images);
+  else if (batching.rows)
+    entry.batcher = std::make_shared<DynamicBatcher>(artifact->model, entry.name, *batching.rows);
   entry.artifact_bytes = artifact->bytes;
   entry.load_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -70,7 +72,7 @@ void add_entry(Result<LoadedModel> entry, const fs::path& dir, const std::string
   snap.models.push_back(std::move(entry).value());
 }
 
-void load_one(const fs::path& dir, const std::string& name, const BatchOptions& batching,
+void load_one(const fs::path& dir, const std::string& name, const BatchingOptions& batching,
               RegistrySnapshot& snap) {
   add_entry(load_entry(dir, name, batching), dir, name, snap);
 }
@@ -78,7 +80,7 @@ void load_one(const fs::path& dir, const std::string& name, const BatchOptions& 
 // Loads the model directories of a multi-model tree several at a time, one per core: start-up then
 // waits for the slowest model rather than for the sum of all. Results in the order of `dirs`.
 std::vector<Result<LoadedModel>> load_entries(const std::vector<fs::path>& dirs,
-                                              const BatchOptions& batching) {
+                                              const BatchingOptions& batching) {
   std::vector<std::optional<Result<LoadedModel>>> results(dirs.size());
   std::atomic<std::size_t> next{0};
   auto work = [&] {
@@ -107,6 +109,12 @@ void log_loaded(const LoadedModel& m) {
         "model '{}' loaded from {} ({}, {}x{} gray images, {} classes, batches of up to {} on {} "
         "compute thread(s)) in {:.1f} ms",
         m.name, m.dir, info.model_type, info.image.size, info.image.size, m.model->num_classes(),
+        m.batcher->options().max_batch, m.batcher->options().threads, m.load_seconds * 1e3);
+  } else if (m.batcher) {
+    spdlog::info(
+        "model '{}' loaded from {} ({}, {} features, {} classes; large requests batched up to {} "
+        "rows on {} compute thread(s)) in {:.1f} ms",
+        m.name, m.dir, info.model_type, m.model->num_features(), m.model->num_classes(),
         m.batcher->options().max_batch, m.batcher->options().threads, m.load_seconds * 1e3);
   } else {
     spdlog::info("model '{}' loaded from {} ({}, {} features, {} classes) in {:.1f} ms", m.name,
@@ -176,7 +184,8 @@ void ModelRegistry::stop() {
   }
 }
 
-void ModelRegistry::load_all(const fs::path& dir, const BatchOptions& batching, bool allow_empty) {
+void ModelRegistry::load_all(const fs::path& dir, const BatchingOptions& batching,
+                             bool allow_empty) {
   std::lock_guard lock(write_mutex_);
   batching_ = batching;
   auto snap = std::make_shared<RegistrySnapshot>();

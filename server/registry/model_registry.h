@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,9 +24,19 @@ struct LoadedModel {
   std::string dir;
   ModelPtr model;
   std::shared_ptr<const PredictionEncoder> encoder;
-  std::shared_ptr<DynamicBatcher> batcher;  // image models: their compute threads; else null
+  // The model's compute threads: always for image models; for tabular models when row batching is
+  // on (BatchingOptions::rows), else null.
+  std::shared_ptr<DynamicBatcher> batcher;
   double load_seconds = 0;
   std::uint64_t artifact_bytes = 0;  // what the model costs against the memory budget
+};
+
+// How loaded models batch. Image models always run on a DynamicBatcher with `images`; tabular
+// models get one with `rows` when it is set, which large requests (those on an inference thread)
+// join so that requests arriving together share one forest pass.
+struct BatchingOptions {
+  BatchOptions images;
+  std::optional<BatchOptions> rows;
 };
 
 struct FailedModel {
@@ -50,10 +61,10 @@ class ModelRegistry {
 
   // Loads every model under dir: dir itself when it holds a manifest, else each sub-directory
   // (named after it). Each model must answer a warm-up prediction to count as loaded; one that
-  // fails is reported by name and reason without taking the others down. Image models get a
-  // DynamicBatcher with these options. With allow_empty (a multi-model endpoint, whose models
-  // arrive later through load()), no model is still ready.
-  void load_all(const std::filesystem::path& dir, const BatchOptions& batching = {},
+  // fails is reported by name and reason without taking the others down. Models get their
+  // DynamicBatcher per `batching`. With allow_empty (a multi-model endpoint, whose models arrive
+  // later through load()), no model is still ready.
+  void load_all(const std::filesystem::path& dir, const BatchingOptions& batching = {},
                 bool allow_empty = false);
 
   // Loads one more model (the multi-model API). Errors: kAlreadyExists (name taken),
@@ -82,7 +93,7 @@ class ModelRegistry {
   mutable std::mutex snapshot_mutex_;
   std::shared_ptr<const RegistrySnapshot> snapshot_;
   std::mutex write_mutex_;  // one writer at a time; readers never take it
-  BatchOptions batching_;
+  BatchingOptions batching_;
 };
 
 }  // namespace mls::server
