@@ -8,6 +8,8 @@
 #include <optional>
 #include <string>
 
+#include <fast_float/fast_float.h>
+
 namespace mls {
 namespace {
 
@@ -23,6 +25,16 @@ std::string_view unquote(std::string_view s) {
 std::string echo(std::string_view cell) {
   if (cell.size() <= kMaxCellEcho) return "'" + std::string(cell) + "'";
   return "'" + std::string(cell.substr(0, kMaxCellEcho)) + "...'";
+}
+
+// std::from_chars, faster: fast_float (14 ns a number against 19 ns for libstdc++ 12's from_chars
+// on HTRU2's cells, 15 % of a 1 000-row request's CPU before). Both round correctly, so a finite,
+// normal result is the same float; zeros, subnormals (where from_chars reports underflow and
+// parse_number's rule applies), infinities and failures are answered by std::from_chars itself.
+std::from_chars_result parse_float(const char* first, const char* last, float& v) {
+  const auto r = fast_float::from_chars(first, last, v);
+  if (r.ec == std::errc() && std::isnormal(v)) return {r.ptr, r.ec};
+  return std::from_chars(first, last, v);
 }
 
 // Splits text into lines ending in LF, CRLF or CR, calling fn(line) for each.
@@ -132,7 +144,7 @@ std::optional<CsvTable> parse_plain(std::string_view text, const CsvOptions& opt
     for (std::size_t c = 0; c < cols; ++c) {
       if (p == end || !starts_bare_number(*p)) return std::nullopt;
       float v;
-      const auto [ptr, ec] = std::from_chars(p, end, v);
+      const auto [ptr, ec] = parse_float(p, end, v);
       if (ec != std::errc() || !std::isfinite(v)) return std::nullopt;
       m.values.push_back(v);
       p = ptr;
@@ -227,7 +239,7 @@ Result<CsvTable> parse_csv(std::string_view text, const CsvOptions& options) {
       // finite, not a number) takes the general path, which gives the same value or the error.
       if (wanted && pos < line.size() && starts_bare_number(line[pos])) {
         float v;
-        const auto [ptr, ec] = std::from_chars(line.data() + pos, line_end, v);
+        const auto [ptr, ec] = parse_float(line.data() + pos, line_end, v);
         if (ec == std::errc() && (ptr == line_end || *ptr == ',') && std::isfinite(v)) {
           m.values[base + col - 1] = v;
           if (ptr == line_end) break;
