@@ -212,13 +212,7 @@ void invoke_images(const RequestPtr& req, Clock::time_point deadline, const Load
                   Result<std::vector<float>> proba, double seconds) {
     if (!proba) return reply(error_response(*req, proba.error()), name);
     service.metrics.observe_inference(name, seconds, count);
-    Response res{http::status::ok, req->version()};
-    res.set(http::field::content_type, content_type_of(output));
-    res.keep_alive(req->keep_alive());
-    res.body() = encoder->encode(output, *proba, count, {});
-    add_inference_id(*req, res);
-    res.prepare_payload();
-    reply(std::move(res), name);
+    reply(prediction_response(*req, *encoder, output, *proba, count, {}), name);
   };
   if (auto queued = entry.batcher->submit(std::move(rows).value(), deadline, std::move(done));
       !queued) {

@@ -247,33 +247,30 @@ void ServerMetrics::observe_inference(std::string_view model, double seconds, st
   series.rows->Observe(static_cast<double>(rows));
 }
 
-void ServerMetrics::observe_batch(const std::string& model, std::size_t images) {
+void ServerMetrics::observe_per_model(
+    prometheus::Family<prometheus::Histogram>& family,
+    std::unordered_map<std::string, prometheus::Histogram*>& cache,
+    const Histogram::BucketBoundaries& buckets, const std::string& model, double value) {
   prometheus::Histogram* h = nullptr;
   {
     std::lock_guard lock(cache_mutex_);
-    auto it = batch_cache_.find(model);
-    if (it == batch_cache_.end()) {
-      static const Histogram::BucketBoundaries buckets = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512};
-      it = batch_cache_.emplace(model, &batch_images_.Add({{"model", model}}, buckets)).first;
-    }
+    auto it = cache.find(model);
+    if (it == cache.end())
+      it = cache.emplace(model, &family.Add({{"model", model}}, buckets)).first;
     h = it->second;
   }
-  h->Observe(static_cast<double>(images));
+  h->Observe(value);
+}
+
+void ServerMetrics::observe_batch(const std::string& model, std::size_t images) {
+  static const Histogram::BucketBoundaries buckets = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512};
+  observe_per_model(batch_images_, batch_cache_, buckets, model, static_cast<double>(images));
 }
 
 void ServerMetrics::observe_batch_requests(const std::string& model, std::size_t requests) {
-  prometheus::Histogram* h = nullptr;
-  {
-    std::lock_guard lock(cache_mutex_);
-    auto it = batch_requests_cache_.find(model);
-    if (it == batch_requests_cache_.end()) {
-      static const Histogram::BucketBoundaries buckets = {1, 2, 4, 8, 16, 32, 64};
-      it = batch_requests_cache_.emplace(model, &batch_requests_.Add({{"model", model}}, buckets))
-               .first;
-    }
-    h = it->second;
-  }
-  h->Observe(static_cast<double>(requests));
+  static const Histogram::BucketBoundaries buckets = {1, 2, 4, 8, 16, 32, 64};
+  observe_per_model(batch_requests_, batch_requests_cache_, buckets, model,
+                    static_cast<double>(requests));
 }
 
 void ServerMetrics::set_model_state(const std::string& model, bool loaded, double load_seconds) {

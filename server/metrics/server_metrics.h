@@ -53,6 +53,11 @@ class ServerMetrics {
     prometheus::Histogram* rows;
   };
   prometheus::Histogram& request_latency(std::string_view route);
+  // One observation in a histogram labelled by model, its series looked up through cache.
+  void observe_per_model(prometheus::Family<prometheus::Histogram>& family,
+                         std::unordered_map<std::string, prometheus::Histogram*>& cache,
+                         const prometheus::Histogram::BucketBoundaries& buckets,
+                         const std::string& model, double value);
   void update_process_metrics();
   void sync_in_flight() const {
     in_flight_->Set(static_cast<double>(in_flight_count_.load(std::memory_order_relaxed)));
