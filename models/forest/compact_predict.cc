@@ -22,6 +22,8 @@ using Cursors = std::array<std::uint32_t, kLanes>;
 // at xi[f * kLanes + k]. Leaves point to themselves, so a finished walk idles without a branch;
 // the loop ends when a whole step moved no cursor (inner nodes always move: children come after
 // their parent). Two steps per check halve the bookkeeping for at most one wasted step.
+// kWalks < kLanes steps only the first kWalks cursors (see walk_lanes).
+template <std::size_t kWalks = kLanes>
 inline void walk(const CompactForest& f, const float* xi, Cursors& cur) {
   const CompactNode* nodes = f.nodes.data();
   const std::uint16_t* slot = f.slot.data();
@@ -31,16 +33,28 @@ inline void walk(const CompactForest& f, const float* xi, Cursors& cur) {
     return nodes[c].child + (xi[slot[c] + k] > nodes[c].threshold);
   };
   for (;;) {
-    for (std::size_t k = 0; k < kLanes; ++k)
+    for (std::size_t k = 0; k < kWalks; ++k)
       cur[k] = step(k, cur[k]);
     std::uint32_t moved = 0;
-    for (std::size_t k = 0; k < kLanes; ++k) {
+    for (std::size_t k = 0; k < kWalks; ++k) {
       const std::uint32_t next = step(k, cur[k]);
       moved |= next ^ cur[k];
       cur[k] = next;
     }
     if (moved == 0) return;
   }
+}
+
+// Walks the first n cursors. A short group (100 trees: 6 x 16 + 4; a batch's last rows) steps
+// only the lanes it fills, to the nearest quarter: a parked lane costs as much per step as a
+// walking one. Single-row predict 3.85 -> 3.49 us (forest_predict_bench, 4 alternating runs).
+void walk_lanes(const CompactForest& f, const float* xi, Cursors& cur, std::size_t n) {
+  if (n <= kLanes / 4)
+    walk<kLanes / 4>(f, xi, cur);
+  else if (n <= kLanes / 2)
+    walk<kLanes / 2>(f, xi, cur);
+  else
+    walk(f, xi, cur);
 }
 
 void add_leaf(const CompactForest& f, const float* leaf_values, std::size_t k, std::uint32_t node,
@@ -61,7 +75,7 @@ void predict_one_row(const CompactForest& f, const float* leaf_values, std::size
     const std::size_t n = std::min(kLanes, trees - t);
     for (std::size_t j = 0; j < kLanes; ++j)
       cur[j] = j < n ? f.roots[t + j] : f.parking_leaf;
-    walk(f, xi, cur);
+    walk_lanes(f, xi, cur, n);
     for (std::size_t j = 0; j < n; ++j)  // tree order: the same float sums as before
       add_leaf(f, leaf_values, k, cur[j], acc);
   }
@@ -87,9 +101,9 @@ void predict_block(const CompactForest& f, const float* leaf_values, std::size_t
   for (const std::uint32_t root : f.roots) {
     for (std::size_t g = 0; g < groups; ++g) {
       cur.fill(root);
-      walk(f, xi + g * cols * kLanes, cur);
       const std::size_t first = begin + g * kLanes;
       const std::size_t n = std::min(kLanes, end - first);
+      walk_lanes(f, xi + g * cols * kLanes, cur, n);
       for (std::size_t j = 0; j < n; ++j)
         add_leaf(f, leaf_values, k, cur[j], out + (first + j) * k);
     }

@@ -57,8 +57,9 @@ std::vector<float> predict(const RandomForest& forest, MatrixView x) {
 }
 
 // Every row count the kernels split differently: one row (trees abreast), fewer rows than lanes,
-// exact and partial lane groups, more than one block of rows, and the partition path (on CPUs
-// with AVX2 or AVX-512) from its first batch size, with a partial last step, and over two blocks.
+// exact and partial lane groups (a quarter, a half, all lanes walked), more than one block of rows,
+// and the partition path (on CPUs with AVX2 or AVX-512) from its first batch size, with a partial
+// last step, and over two blocks.
 using detail::kPartitionBlockRows;
 using detail::kPartitionFromRows;
 const std::size_t kBatchSizes[] = {1,
@@ -66,6 +67,8 @@ const std::size_t kBatchSizes[] = {1,
                                    kLanes - 1,
                                    kLanes,
                                    kLanes + 1,
+                                   kLanes + kLanes / 2,
+                                   2 * kLanes + kLanes / 4 + 1,
                                    100,
                                    511,
                                    512,
@@ -97,8 +100,11 @@ TEST(ForestCompactTest, DeepTwoClassForestsMatchTheNaiveWalk) {
     expect_matches_naive({.trees = 40, .features = 8, .classes = 2, .max_depth = 16}, seed);
 }
 
+// A short last group of trees walks a quarter, a half or all of the lanes: each width, and its
+// edges.
 TEST(ForestCompactTest, TreeCountsThatDoNotFillTheLanes) {
-  for (std::size_t trees : {std::size_t{1}, kLanes - 1, kLanes, kLanes + 1, 2 * kLanes + 3})
+  for (std::size_t trees : {std::size_t{1}, kLanes / 4, kLanes / 4 + 1, kLanes / 2, kLanes / 2 + 1,
+                            kLanes - 1, kLanes, kLanes + 1, 2 * kLanes + 3, 6 * kLanes + 4})
     expect_matches_naive({.trees = trees, .features = 3, .classes = 2, .max_depth = 8}, trees);
 }
 
