@@ -328,6 +328,16 @@ bool partition_supports(SplitIsa isa) {
   return false;
 }
 
+SplitIsa partition_isa() {
+  static const SplitIsa isa = [] {
+    if (partition_supports(SplitIsa::kAvx512) && __builtin_cpu_is("intel"))
+      return SplitIsa::kAvx512;
+    if (partition_supports(SplitIsa::kAvx2)) return SplitIsa::kAvx2;
+    return SplitIsa::kNone;
+  }();
+  return isa;
+}
+
 namespace {
 
 template <std::size_t kClasses, SplitIsa kIsa>
@@ -382,6 +392,10 @@ void partition_add_leaves(const CompactForest& forest, const std::vector<float>&
 
 bool partition_supports(SplitIsa) {
   return false;
+}
+
+SplitIsa partition_isa() {
+  return SplitIsa::kNone;
 }
 
 void partition_add_leaves(const CompactForest&, const std::vector<float>&, std::size_t, MatrixView,
