@@ -13,9 +13,9 @@
 // walked them one by one). On an AVX2-only Zen 3 (2026-12-05), 8 rows per step: 1.10 M rows/s at
 // 10 000 against the walk's 0.54 M, 0.82 M vs 0.55 M at 1 000, ahead from about 256 rows. On a
 // Zen 4 EPYC (2026-12-06) the AVX2 split beat the AVX-512 one: 1.57 M against 1.35 M rows/s at
-// 10 000 rows, 1.07 M against 0.94 M at 1 000, and the walk's 0.64 M at 256 rows (see
-// partition_isa). A scalar split lost to the walk at every size, so without AVX2 the path is not
-// offered.
+// 10 000 rows, 1.07 M against 0.94 M at 1 000; at 256 rows 0.82 M against 0.76 M, and the walk's
+// 0.64 M (see partition_isa). A scalar split lost to the walk at every size, so without AVX2 the
+// path is not offered.
 
 #include <span>
 #include <vector>
@@ -45,9 +45,10 @@ inline constexpr std::size_t partition_from_rows(SplitIsa isa) {
 
 // The split that runs fastest on this CPU (chosen once); kNone when it runs neither. AVX-512 on
 // Intel CPUs; AVX2 on the others, even with AVX-512: on Zen 4, which splits its 512-bit
-// instructions in two and microcodes compress, the AVX2 split measured 13-29 % ahead at every
-// batch size from 128 to 14 000 rows (bench/README.md), while on an Emerald Rapids Xeon AVX-512
-// was ahead (0.78 against 0.71 M rows/s at 5 000 rows).
+// instructions in two and whose gathers are slow, the AVX2 split (scalar loads, no gather)
+// measured ahead at every batch size from 128 to 14 000 rows, by 1-29 % (17 % at 10 000;
+// bench/README.md), while on an Emerald Rapids Xeon AVX-512 was ahead (0.78 against 0.71 M rows/s
+// at 5 000 rows).
 SplitIsa partition_isa();
 
 // Adds every tree's leaf distribution for each row of x to out (rows * num_classes; not cleared,
