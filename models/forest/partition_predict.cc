@@ -120,57 +120,65 @@ constexpr SplitOrder make_split_order() {
 
 alignas(64) constexpr SplitOrder kSplitOrder = make_split_order();
 
+// Whether each of eight rows src[at, at + 8) goes right at threshold t: bit j for row j. Eight
+// loads and inserts, not a gather: Zen 3 runs them faster (1.10 M rows/s against 0.87 M at 10 000
+// rows, forest_predict_bench), Zen 4 too (1.64 M against 1.34 M at 5 000); a scalar compare per row
+// building the mask was slower still (0.76 M on Zen 3). The indices are read one by one on
+// purpose: two per 64-bit load measured 20 % slower (the parent's 32-byte stores that wrote them
+// cannot forward to a load that spans two of them). kAllRows: the rows are x's own, read straight.
+template <bool kAllRows>
+MLS_AVX2 unsigned goes_right8(const float* x, const Index* src, std::uint32_t at, __m256 t) {
+  __m256 v;
+  if constexpr (kAllRows) {
+    v = _mm256_loadu_ps(x + at);
+  } else {
+    const Index* r = src + at;
+    v = _mm256_setr_ps(x[r[0]], x[r[1]], x[r[2]], x[r[3]], x[r[4]], x[r[5]], x[r[6]], x[r[7]]);
+  }
+  return static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(v, t, _CMP_GT_OQ)));
+}
+
+// Places the live rows of src[0, 8) (bit j of live: row j is placed) at out[left, ...) and
+// out[..., right) by go_right (live bits only), with the two stores described at split_avx2.
+MLS_AVX2 void place8(const Index* src, unsigned go_right, unsigned live, Index* out,
+                     std::uint32_t& left, std::uint32_t& right) {
+  const __m256i order = _mm256_cvtepu8_epi32(
+      _mm_loadl_epi64(reinterpret_cast<const __m128i*>(kSplitOrder.lanes[go_right])));
+  const __m256i rows =
+      _mm256_permutevar8x32_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src)), order);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + right - 8), rows);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + left), rows);
+  left += static_cast<std::uint32_t>(__builtin_popcount(live & ~go_right));
+  right -= static_cast<std::uint32_t>(__builtin_popcount(go_right));
+}
+
 // The AVX2 form of split<> above (same contract). Rows are placed eight at a time with two
 // unmasked 8-lane stores, one starting at `left`, one ending at `right`, each correct on its
 // own side and writing the other side's rows into the unplaced gap between. That is safe while
 // the gap holds at least 16 rows, and also at exactly 8 (both stores then write the same lanes to
-// the same places), so the partial step goes first, scalar, and the full steps leave the gap a
-// multiple of 8.
+// the same places). So the partial step goes first, leaving the gap a multiple of 8: a vector
+// step too, whose lanes past the partial count are masked out of both sides (they sort to the
+// middle of the order, where both stores leave them in the gap). Nodes of fewer than 8 rows never
+// split here (walk_below). A scalar loop for the partial step, its trip count different at every
+// node, measured 3-4 % slower at 1 000 and 5 000 rows (Zen 4, 2026-12-06).
 template <bool kAllRows>
 MLS_AVX2 std::uint32_t split_avx2(const float* x, float threshold, const Index* src,
                                   std::uint32_t begin, std::uint32_t end, Index* out) {
   std::uint32_t left = begin;
   std::uint32_t right = end;
-  const std::uint32_t full_end = begin + (end - begin) / 8 * 8;
-  for (std::uint32_t i = full_end; i < end; ++i) {
-    // Written at both ends; the wrong end is gap the vector steps fill later.
-    const Index row = src[i];
-    const bool go_right = (kAllRows ? x[i] : x[row]) > threshold;
-    out[left] = row;
-    out[right - 1] = row;
-    left += !go_right;
-    right -= go_right;
-  }
   const __m256 t = _mm256_set1_ps(threshold);
+  const std::uint32_t partial = (end - begin) % 8;  // 0: a step with no live lane
+  const unsigned live = (1u << partial) - 1;
+  place8(src + begin, goes_right8<kAllRows>(x, src, begin, t) & live, live, out, left, right);
   // Compares first, placing after, as in split<>: a load must not wait behind the stores.
   constexpr std::uint32_t kChunk = 8 * 32;
   std::uint8_t go_right[kChunk / 8];
-  for (std::uint32_t i = begin; i < full_end;) {
-    const std::uint32_t steps = std::min<std::uint32_t>(kChunk, full_end - i) / 8;
-    for (std::uint32_t s = 0; s < steps; ++s) {
-      __m256 v;
-      if constexpr (kAllRows) {
-        v = _mm256_loadu_ps(x + i + 8 * s);
-      } else {
-        // Eight loads and inserts, not a gather: Zen 3 runs them faster (1.10 M rows/s against
-        // 0.87 M at 10 000 rows, forest_predict_bench); a scalar compare per row building the
-        // mask was slower still (0.76 M).
-        const Index* r = src + i + 8 * s;
-        v = _mm256_setr_ps(x[r[0]], x[r[1]], x[r[2]], x[r[3]], x[r[4]], x[r[5]], x[r[6]], x[r[7]]);
-      }
-      go_right[s] = static_cast<std::uint8_t>(_mm256_movemask_ps(_mm256_cmp_ps(v, t, _CMP_GT_OQ)));
-    }
-    for (std::uint32_t s = 0; s < steps; ++s) {
-      const __m256i order = _mm256_cvtepu8_epi32(
-          _mm_loadl_epi64(reinterpret_cast<const __m128i*>(kSplitOrder.lanes[go_right[s]])));
-      const __m256i rows = _mm256_permutevar8x32_epi32(
-          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i + 8 * s)), order);
-      const auto to_right = static_cast<std::uint32_t>(__builtin_popcount(go_right[s]));
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + right - 8), rows);
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + left), rows);
-      left += 8 - to_right;
-      right -= to_right;
-    }
+  for (std::uint32_t i = begin + partial; i < end;) {
+    const std::uint32_t steps = std::min<std::uint32_t>(kChunk, end - i) / 8;
+    for (std::uint32_t s = 0; s < steps; ++s)
+      go_right[s] = static_cast<std::uint8_t>(goes_right8<kAllRows>(x, src, i + 8 * s, t));
+    for (std::uint32_t s = 0; s < steps; ++s)
+      place8(src + i + 8 * s, go_right[s], 0xFF, out, left, right);
     i += 8 * steps;
   }
   return left;
@@ -191,6 +199,20 @@ MLS_AVX512 std::uint32_t add_pairs_avx512(const float* leaf, const Index* rows_o
     _mm512_i32scatter_pd(out, rows, _mm512_castps_pd(_mm512_add_ps(_mm512_castpd_ps(acc), add)), 8);
   }
   return i;
+}
+
+// Two classes' floats as one 64-bit move (the low half of a register): one load and one store
+// per leaf add instead of two each. Together with reading the leaf once per leaf (TreePass::visit)
+// this measured 7-10 % faster at 1 000 to 10 000 rows (Zen 4, 2026-12-06).
+inline __m128 load_pair(const float* p) {
+  double d;
+  std::memcpy(&d, p, sizeof d);
+  return _mm_castpd_ps(_mm_set_sd(d));
+}
+
+inline void store_pair(float* p, __m128 v) {
+  const double d = _mm_cvtsd_f64(_mm_castps_pd(v));
+  std::memcpy(p, &d, sizeof d);
 }
 
 struct Pending {
@@ -234,11 +256,16 @@ class TreePass {
     return b.columns + static_cast<std::size_t>(slot_[node] / kLanes) * b.rows;
   }
 
+  const float* leaf_of(const CompactNode& n) const {
+    return leaf_values_ + static_cast<std::size_t>(compact_leaf_row(n)) * k_;
+  }
+
   void add_leaf(const Block& b, std::uint32_t node, Index row) const {
-    const float* leaf =
-        leaf_values_ + static_cast<std::size_t>(compact_leaf_row(nodes_[node])) * k_;
+    const float* leaf = leaf_of(nodes_[node]);
     float* acc = b.out + static_cast<std::size_t>(row) * k_;
-    if constexpr (kClasses != 0) {
+    if constexpr (kClasses == 2) {
+      store_pair(acc, _mm_add_ps(load_pair(acc), load_pair(leaf)));
+    } else if constexpr (kClasses != 0) {
       for (std::size_t c = 0; c < kClasses; ++c)
         acc[c] += leaf[c];
     } else {
@@ -256,8 +283,15 @@ class TreePass {
     if (n.child == node) {
       std::uint32_t i = begin;
       if constexpr (kClasses == 2 && kIsa == SplitIsa::kAvx512) {
-        i = add_pairs_avx512(leaf_values_ + static_cast<std::size_t>(compact_leaf_row(n)) * 2, src,
-                             begin, end, b.out);
+        i = add_pairs_avx512(leaf_of(n), src, begin, end, b.out);
+      } else if constexpr (kClasses == 2) {
+        // The leaf's pair read once: a float store into out could alias it for all the compiler
+        // knows, so add_leaf's loop would read it again for every row.
+        const __m128 leaf = load_pair(leaf_of(n));
+        for (; i < end; ++i) {
+          float* acc = b.out + static_cast<std::size_t>(src[i]) * 2;
+          store_pair(acc, _mm_add_ps(load_pair(acc), leaf));
+        }
       }
       for (; i < end; ++i)
         add_leaf(b, node, src[i]);
