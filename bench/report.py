@@ -49,7 +49,7 @@ def wrk(name):
     cpu = float(open(path(name + ".cpu")).read()) if have(name + ".cpu") else float("nan")
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
     errs = re.search(r"Socket errors:.*", text)
-    lat = {int(p): ms(v) for p, v in re.findall(r"^\s+(50|75|90|99)%\s+(\S+)$", text, re.M)}
+    lat = {int(p): ms(v) for p, v in re.findall(r"^\s+(50|75|90|99)%\s+(\S+)\s*$", text, re.M)}
     n = int(total.group(1))
     return {"rps": float(m.group(1)), "requests": n, "cpu_us": 1e6 * cpu / max(n, 1),
             "non2xx": int(bad.group(1)) if bad else 0, "errors": errs.group(0) if errs else "",

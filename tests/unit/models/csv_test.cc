@@ -2,8 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <iterator>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -303,6 +306,46 @@ TEST(CsvTest, BareCellsGiveTheGeneralPathsFloats) {
       ASSERT_EQ(std::memcmp(&t.matrix.values[i], &expected[i], sizeof(float)), 0)
           << "row " << i + 1 << ": " << t.matrix.values[i] << " vs " << expected[i];
     }
+  }
+}
+
+// The one-pass path parses to double and rounds that to float: a decimal on, or within a double's
+// rounding of, a midpoint between two floats is where that could go wrong (twice rounded). Exact
+// midpoints (ties to even), and the same decimals cut to 9-25 significant digits (just above or
+// below them), across the whole normal range, both signs: the same bits as the general path.
+TEST(CsvTest, DecimalsAtFloatMidpointsRoundOnce) {
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> mantissa(1.0f, 2.0f);
+  std::uniform_int_distribution<int> exponent(-126, 127);
+  std::vector<std::string> cells = {"1.00000005960464477539062500", "16777217", "3.4028235e38"};
+  char buf[256];
+  while (cells.size() < 3000) {
+    const float f = std::ldexp(mantissa(rng), exponent(rng));
+    const float g = std::nextafter(f, std::numeric_limits<float>::infinity());
+    if (!std::isfinite(g)) continue;
+    const double mid = (static_cast<double>(f) + static_cast<double>(g)) / 2;  // exact
+    const char* sign = cells.size() % 2 ? "-" : "";
+    std::snprintf(buf, sizeof buf, "%s%.120e", sign, mid);  // exact: glibc prints every digit
+    cells.emplace_back(buf);
+    for (int digits : {9, 17, 18, 25}) {
+      std::snprintf(buf, sizeof buf, "%s%.*e", sign, digits - 1, mid);
+      cells.emplace_back(buf);
+    }
+  }
+  std::string body;
+  std::vector<float> expected;
+  for (const std::string& cell : cells) {
+    float v = 0;
+    std::string why;
+    ASSERT_TRUE(parse_finite_float(cell, v, why)) << cell << ": " << why;
+    expected.push_back(v);
+    body += cell + "\n";
+  }
+  const CsvTable t = parse_ok(body);  // one column of bare numbers: the one-pass path
+  ASSERT_EQ(t.matrix.values.size(), expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    ASSERT_EQ(std::memcmp(&t.matrix.values[i], &expected[i], sizeof(float)), 0)
+        << cells[i] << ": " << t.matrix.values[i] << " vs " << expected[i];
   }
 }
 
