@@ -142,7 +142,8 @@ Result<ForestTrainResult> train_forest(const TabularDataset& data, const ForestP
 
   const auto num_trees = static_cast<std::size_t>(params.n_estimators);
   std::vector<TreeJob> jobs(num_trees);
-  std::atomic<std::size_t> next{0}, done{0};
+  std::atomic<std::size_t> next{0};
+  std::size_t done = 0;  // guarded by progress_mutex
   std::atomic<bool> stopped{false};
   std::mutex progress_mutex;
   auto worker = [&] {
@@ -152,10 +153,11 @@ Result<ForestTrainResult> train_forest(const TabularDataset& data, const ForestP
         return;
       }
       jobs[t] = fit_one(columns, params, class_weight, t);
-      const std::size_t finished = ++done;
       if (progress) {
+        // Counted under the lock that orders the calls, so the counts reach the caller in order
+        // (counted outside it, a preempted worker could report 2 of 5 after 5 of 5).
         std::lock_guard lock(progress_mutex);
-        progress(finished, num_trees);
+        progress(++done, num_trees);
       }
     }
   };
