@@ -164,24 +164,41 @@ MLS_AVX2 void place8(const Index* src, unsigned go_right, unsigned live, Index* 
 template <bool kAllRows>
 MLS_AVX2 std::uint32_t split_avx2(const float* x, float threshold, const Index* src,
                                   std::uint32_t begin, std::uint32_t end, Index* out) {
-  std::uint32_t left = begin;
-  std::uint32_t right = end;
+  std::uint32_t left32 = begin;
+  std::uint32_t right32 = end;
   const __m256 t = _mm256_set1_ps(threshold);
   const std::uint32_t partial = (end - begin) % 8;  // 0: a step with no live lane
   const unsigned live = (1u << partial) - 1;
-  place8(src + begin, goes_right8<kAllRows>(x, src, begin, t) & live, live, out, left, right);
+  place8(src + begin, goes_right8<kAllRows>(x, src, begin, t) & live, live, out, left32, right32);
+  // The full steps count in 64-bit (no zero-extension before every store's address) and find the
+  // left count from the right one (8 - popcount): 7 fewer instructions per 8 rows (52 -> 45),
+  // +1-5 % rows/s at 1 000 to 10 000 rows (Zen 4, 2026-12-06, five alternating runs).
+  std::size_t left = left32;
+  std::size_t right = right32;
   // Compares first, placing after, as in split<>: a load must not wait behind the stores.
-  constexpr std::uint32_t kChunk = 8 * 32;
-  std::uint8_t go_right[kChunk / 8];
-  for (std::uint32_t i = begin + partial; i < end;) {
-    const std::uint32_t steps = std::min<std::uint32_t>(kChunk, end - i) / 8;
-    for (std::uint32_t s = 0; s < steps; ++s)
-      go_right[s] = static_cast<std::uint8_t>(goes_right8<kAllRows>(x, src, i + 8 * s, t));
-    for (std::uint32_t s = 0; s < steps; ++s)
-      place8(src + i + 8 * s, go_right[s], 0xFF, out, left, right);
+  constexpr std::size_t kChunk = 8 * 32;
+  alignas(32) std::uint8_t go_right[kChunk / 8];
+  for (std::size_t i = begin + partial; i < end;) {
+    const std::size_t steps = std::min<std::size_t>(kChunk, end - i) / 8;
+    const Index* rows = src + i;
+    for (std::size_t s = 0; s < steps; ++s)
+      go_right[s] = static_cast<std::uint8_t>(
+          goes_right8<kAllRows>(kAllRows ? x + i : x, rows, static_cast<std::uint32_t>(8 * s), t));
+    for (std::size_t s = 0; s < steps; ++s) {
+      const unsigned m = go_right[s];
+      const __m256i order = _mm256_cvtepu8_epi32(
+          _mm_loadl_epi64(reinterpret_cast<const __m128i*>(kSplitOrder.lanes[m])));
+      const __m256i placed = _mm256_permutevar8x32_epi32(
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows + 8 * s)), order);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + right - 8), placed);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + left), placed);
+      const auto to_right = static_cast<std::size_t>(__builtin_popcount(m));
+      right -= to_right;
+      left += 8 - to_right;
+    }
     i += 8 * steps;
   }
-  return left;
+  return static_cast<std::uint32_t>(left);
 }
 
 // Leaves reached by many rows, two classes: eight rows at a time gather their (p0, p1) pairs, add
