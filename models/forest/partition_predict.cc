@@ -245,6 +245,9 @@ struct Block {
   const Index* all;  // 0, 1, ..., rows - 1: the root's rows
   Index* buffers[2];
   float* out;  // the output of the block's first row
+  // Not null: every row reaching a leaf or a walked group is also written here, at its position,
+  // so that afterwards this lists the rows grouped by the leaf they reached, leaves in tree order.
+  Index* leaf_order = nullptr;
 };
 
 // kClasses: the class count when known at compile time (two: a fixed-length add the compiler
@@ -297,6 +300,8 @@ class TreePass {
   void visit(const Block& b, std::uint32_t node, const Index* src, std::uint32_t begin,
              std::uint32_t end, std::uint32_t dst, std::vector<Pending>& stack) const {
     const CompactNode n = nodes_[node];
+    if (b.leaf_order != nullptr && (n.child == node || end - begin < walk_below(kIsa)))
+      std::copy(src + begin, src + end, b.leaf_order + begin);
     if (n.child == node) {
       std::uint32_t i = begin;
       if constexpr (kClasses == 2 && kIsa == SplitIsa::kAvx512) {
@@ -397,7 +402,10 @@ void add_leaves(const CompactForest& forest, const std::vector<float>& leaf_valu
   // Per-thread scratch, grown once and reused: the model is shared by every server thread.
   thread_local std::vector<float> columns;
   thread_local std::vector<Index> indices;
+  thread_local std::vector<Index> order;
+  thread_local std::vector<float> sorted_out;
   thread_local std::vector<Pending> stack;
+  const std::size_t k = num_classes;
   const std::size_t block_rows = std::min(x.rows, kPartitionBlockRows);
   if (columns.size() < block_rows * x.cols) columns.resize(block_rows * x.cols);
   if (indices.size() < 3 * block_rows) indices.resize(3 * block_rows);
@@ -411,13 +419,37 @@ void add_leaves(const CompactForest& forest, const std::vector<float>& leaf_valu
       for (std::size_t c = 0; c < x.cols; ++c)
         columns[c * rows + r] = src[c];
     }
-    const Block block{columns.data(),
-                      rows,
-                      all,
-                      {indices.data() + block_rows, indices.data() + 2 * block_rows},
-                      out.data() + first * num_classes};
-    for (const std::uint32_t root : forest.roots)
-      pass.run(block, root, stack);
+    Block block{columns.data(),
+                rows,
+                all,
+                {indices.data() + block_rows, indices.data() + 2 * block_rows},
+                out.data() + first * num_classes};
+    const bool sort = rows >= kSortFromRows && forest.roots.size() > 1;
+    if (!sort) {
+      for (const std::uint32_t root : forest.roots)
+        pass.run(block, root, stack);
+      continue;
+    }
+    // The first tree in row order, noting where each row ended; the other trees then see the rows
+    // grouped by that tree's leaves (see kSortFromRows). Each row's sum still runs in tree order,
+    // only in another place: bit-identical.
+    if (order.size() < rows) order.resize(rows);
+    if (sorted_out.size() < rows * k) sorted_out.resize(rows * k);
+    block.leaf_order = order.data();
+    pass.run(block, forest.roots[0], stack);
+    for (std::size_t p = 0; p < rows; ++p) {
+      const float* src = x.row(first + order[p]);
+      for (std::size_t c = 0; c < x.cols; ++c)
+        columns[c * rows + p] = src[c];
+      std::copy_n(block.out + order[p] * k, k, sorted_out.data() + p * k);
+    }
+    Block sorted = block;
+    sorted.leaf_order = nullptr;
+    sorted.out = sorted_out.data();
+    for (std::size_t t = 1; t < forest.roots.size(); ++t)
+      pass.run(sorted, forest.roots[t], stack);
+    for (std::size_t p = 0; p < rows; ++p)
+      std::copy_n(sorted_out.data() + p * k, k, block.out + order[p] * k);
   }
 }
 

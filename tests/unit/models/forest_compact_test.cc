@@ -59,7 +59,8 @@ std::vector<float> predict(const RandomForest& forest, MatrixView x) {
 // Every row count the kernels split differently: one row (trees abreast), fewer rows than lanes,
 // exact and partial lane groups (a quarter, a half, all lanes walked), more than one block of rows,
 // and the partition path (on CPUs with AVX2 or AVX-512) from its first batch size, with a partial
-// last step, and over two blocks.
+// last step, with its rows reordered after the first tree (from kSortFromRows), and over two
+// blocks.
 using detail::kPartitionBlockRows;
 using detail::kPartitionFromRows;
 const std::size_t kBatchSizes[] = {1,
@@ -80,6 +81,9 @@ const std::size_t kBatchSizes[] = {1,
                                    kPartitionFromRows - 1,
                                    kPartitionFromRows,
                                    kPartitionFromRows + 7,
+                                   detail::kSortFromRows - 1,
+                                   detail::kSortFromRows,
+                                   detail::kSortFromRows + 9,
                                    kPartitionBlockRows + 17};
 const std::size_t kMostRows = kPartitionBlockRows + 17;
 
@@ -152,8 +156,9 @@ TEST(ForestCompactTest, EverySplitThisCpuRunsMatchesTheNaiveWalk) {
   for (const detail::SplitIsa isa : {detail::SplitIsa::kAvx2, detail::SplitIsa::kAvx512}) {
     if (!detail::partition_supports(isa)) continue;
     ++runs;
-    for (std::size_t n : {std::size_t{16}, std::size_t{17}, std::size_t{23}, std::size_t{24},
-                          std::size_t{31}, std::size_t{257}, std::size_t{1000}, kMostRows}) {
+    for (std::size_t n :
+         {std::size_t{16}, std::size_t{17}, std::size_t{23}, std::size_t{24}, std::size_t{31},
+          std::size_t{257}, std::size_t{1000}, detail::kSortFromRows + 9, kMostRows}) {
       const MatrixView x{all.values.data(), n, all.cols};
       std::vector<float> got(n * shape.classes, 0.0f);
       detail::partition_add_leaves(*compact, arrays.leaf_values, shape.classes, x, got, isa);
