@@ -34,19 +34,17 @@ using Index = std::uint32_t;  // a row of the block: 32 bits, what the gather ta
 
 #define MLS_AVX512 __attribute__((target("avx512f,avx512dq,avx2,popcnt"))) inline
 
-// Packs one 16-row step's rows to their sides: compress in a register, then a masked store
-// (Zen 4 microcodes compress-to-memory).
+// Packs one 16-row step's rows to their sides with two compressing stores. Only Intel CPUs take
+// this split (partition_isa; Zen 4 microcodes compress-to-memory), and on the Sapphire Rapids-class
+// Xeon of 2026-12-06 the stores beat compressing in a register and storing under a mask by 1-6 %
+// rows/s at 1 000 to 10 000 rows (paired kernel rounds).
 MLS_AVX512 void place16(__m512i rows, __mmask16 live, __mmask16 go_right, Index* out,
                         std::uint32_t& left, std::uint32_t& right) {
   const auto go_left = static_cast<__mmask16>(live & ~go_right);
-  const auto to_right = static_cast<std::uint32_t>(__builtin_popcount(go_right));
-  const auto to_left = static_cast<std::uint32_t>(__builtin_popcount(go_left));
-  _mm512_mask_storeu_epi32(out + left, static_cast<__mmask16>((1u << to_left) - 1),
-                           _mm512_maskz_compress_epi32(go_left, rows));
-  right -= to_right;
-  _mm512_mask_storeu_epi32(out + right, static_cast<__mmask16>((1u << to_right) - 1),
-                           _mm512_maskz_compress_epi32(go_right, rows));
-  left += to_left;
+  _mm512_mask_compressstoreu_epi32(out + left, go_left, rows);
+  right -= static_cast<std::uint32_t>(__builtin_popcount(go_right));
+  _mm512_mask_compressstoreu_epi32(out + right, go_right, rows);
+  left += static_cast<std::uint32_t>(__builtin_popcount(go_left));
 }
 
 // Rows src[begin, end) whose x is not above the threshold go to out[begin, left), the others to
@@ -189,23 +187,6 @@ MLS_AVX2 std::uint32_t split_avx2(const float* x, float threshold, const Index* 
   return static_cast<std::uint32_t>(left);
 }
 
-// Leaves reached by many rows, two classes: eight rows at a time gather their (p0, p1) pairs, add
-// the leaf's pair and scatter them back (a leaf's rows are distinct, so no two lanes write the same
-// pair). Returns the first row index left for the scalar add.
-MLS_AVX512 std::uint32_t add_pairs_avx512(const float* leaf, const Index* rows_of_leaf,
-                                          std::uint32_t begin, std::uint32_t end, float* out) {
-  double pair;
-  std::memcpy(&pair, leaf, sizeof pair);
-  const __m512 add = _mm512_castpd_ps(_mm512_set1_pd(pair));
-  std::uint32_t i = begin;
-  for (; i + 8 <= end; i += 8) {
-    const __m256i rows = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows_of_leaf + i));
-    const __m512d acc = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), 0xFF, rows, out, 8);
-    _mm512_i32scatter_pd(out, rows, _mm512_castps_pd(_mm512_add_ps(_mm512_castpd_ps(acc), add)), 8);
-  }
-  return i;
-}
-
 // Two classes' floats as one 64-bit move (the low half of a register): one load and one store
 // per leaf add instead of two each. Together with reading the leaf once per leaf (TreePass::visit)
 // this measured 7-10 % faster at 1 000 to 10 000 rows (Zen 4, 2026-12-06).
@@ -292,11 +273,11 @@ class TreePass {
       std::copy(src + begin, src + end, b.leaf_order + begin);
     if (n.child == node) {
       std::uint32_t i = begin;
-      if constexpr (kClasses == 2 && kIsa == SplitIsa::kAvx512) {
-        i = add_pairs_avx512(leaf_of(n), src, begin, end, b.out);
-      } else if constexpr (kClasses == 2) {
+      if constexpr (kClasses == 2) {
         // The leaf's pair read once: a float store into out could alias it for all the compiler
-        // knows, so add_leaf's loop would read it again for every row.
+        // knows, so add_leaf's loop would read it again for every row. One row at a time, also
+        // with AVX-512: gathering eight rows' pairs and scattering them back measured 12-13 %
+        // slower at 1 000 to 10 000 rows on the Xeon of 2026-12-06.
         const __m128 leaf = load_pair(leaf_of(n));
         for (; i < end; ++i) {
           float* acc = b.out + static_cast<std::size_t>(src[i]) * 2;
