@@ -127,7 +127,7 @@ void compact_predict_proba(const CompactForest& forest, const std::vector<float>
       predict_one_row(forest, leaf_values.data(), k, x.row(r), x.cols, xi.data(),
                       out.data() + r * k);
   } else if (const SplitIsa isa = partition_isa();
-             isa != SplitIsa::kNone && x.rows >= partition_from_rows(isa)) {
+             isa != SplitIsa::kNone && x.rows >= kPartitionFromRows) {
     partition_add_leaves(forest, leaf_values, k, x, out, isa);
   } else {
     for (std::size_t b = 0; b < x.rows; b += kRowBlock)

@@ -16,8 +16,11 @@
 // 10 000 rows, 1.07 M against 0.94 M at 1 000; at 256 rows 0.82 M against 0.76 M, and the walk's
 // 0.64 M (see partition_isa). With the vector partial step and paired leaf adds (same Zen 4, later
 // that day): 1.71 M rows/s at 10 000, 1.60 M at 5 000, 1.20 M at 1 000, and 0.77 M against the
-// walk's 0.63 M at 128 rows (0.70 M vs 0.63 M at 96, 0.63 M vs 0.64 M at 64). A scalar split lost
-// to the walk at every size, so without AVX2 the path is not offered.
+// walk's 0.63 M at 128 rows (0.70 M vs 0.63 M at 96, 0.63 M vs 0.64 M at 64). On a Sapphire
+// Rapids-class Xeon (2026-12-06), AVX-512 with compressing stores and one-row leaf adds: 2.6 M
+// rows/s at 10 000 rows (forest_predict_bench), 1.5 M at 1 000, 0.86 M against the walk's 0.81 M at
+// 128, and 4-17 % ahead of the AVX2 split from 500 rows up. A scalar split lost to the walk at
+// every size, so without AVX2 the path is not offered.
 
 #include <span>
 #include <vector>
@@ -37,16 +40,12 @@ enum class SplitIsa { kNone, kAvx2, kAvx512 };
 // Whether this CPU runs that split (checked once).
 bool partition_supports(SplitIsa isa);
 
-// Batches from this many rows take the partition path with that split (measured crossovers
-// against the lockstep walk, see above).
-inline constexpr std::size_t kPartitionFromRows = 1000;
-// AVX2: 128, from the Zen 4 figures above (ahead by 22 % at 128, 10 % at 96, level at 64); on the
-// Zen 3 box of 2026-12-05, before the split's partial step was vectorised, the walk still led at
-// 128.
-inline constexpr std::size_t kPartitionFromRowsAvx2 = 128;
-inline constexpr std::size_t partition_from_rows(SplitIsa isa) {
-  return isa == SplitIsa::kAvx2 ? kPartitionFromRowsAvx2 : kPartitionFromRows;
-}
+// Batches from this many rows take the partition path (measured crossovers against the lockstep
+// walk, see above). AVX2: from the Zen 4 figures above (ahead by 22 % at 128, 10 % at 96, level at
+// 64). AVX-512 on the Sapphire Rapids-class Xeon of 2026-12-06, with the compressing stores and
+// one-row leaf adds: 1.07x the walk at 128 rows, 1.21x at 256, 1.49x at 512, 1.87x at 999, 0.94x at
+// 64 (it started at 1 000 before them).
+inline constexpr std::size_t kPartitionFromRows = 128;
 
 // Blocks from this many rows are reordered after the first tree: rows grouped by the leaf they
 // reached there. Rows that share a leaf of one tree tend to travel together through the others

@@ -75,12 +75,9 @@ const std::size_t kBatchSizes[] = {1,
                                    512,
                                    513,
                                    1300,
-                                   detail::kPartitionFromRowsAvx2 - 1,
-                                   detail::kPartitionFromRowsAvx2,
-                                   detail::kPartitionFromRowsAvx2 + 3,
                                    kPartitionFromRows - 1,
                                    kPartitionFromRows,
-                                   kPartitionFromRows + 7,
+                                   kPartitionFromRows + 3,
                                    detail::kSortFromRows - 1,
                                    detail::kSortFromRows,
                                    detail::kSortFromRows + 9,
@@ -260,7 +257,7 @@ TEST(ForestCompactTest, ThreadsSharingOneForestGetTheSameAnswers) {
   const RandomForestShape shape{.trees = 30, .features = 8, .classes = 2, .max_depth = 14};
   const ForestArrays arrays = testing::random_forest_arrays(shape, 31);
   const RandomForest forest = make_forest(info_for(shape), arrays);
-  const Matrix x = testing::edge_rows(kPartitionFromRows + 300, shape.features, 32);
+  const Matrix x = testing::edge_rows(detail::kSortFromRows + 300, shape.features, 32);
   const std::vector<float> want = testing::naive_predict(arrays, 2, x.view());
   std::vector<std::vector<float>> got(4);
   {
