@@ -6,6 +6,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <sys/resource.h>
+#include <unistd.h>
 #include <boost/asio/post.hpp>
 
 #include <condition_variable>
@@ -26,14 +27,6 @@ unsigned default_thread_count() {
 }
 
 namespace {
-
-std::vector<std::unique_ptr<net::io_context>> make_contexts(unsigned count) {
-  std::vector<std::unique_ptr<net::io_context>> contexts;
-  for (unsigned i = 0; i < std::max(1u, count); ++i) {
-    contexts.push_back(std::make_unique<net::io_context>(1));  // hint: one thread runs it
-  }
-  return contexts;
-}
 
 // The reason OpenSSL gave last, or what ec says.
 std::string ssl_reason(const error_code& ec) {
@@ -77,13 +70,12 @@ void raise_descriptor_limit(std::size_t max_connections) {
 
 HttpServer::HttpServer(const ServeOptions& options, Router& router)
     : options_(options),
-      contexts_(
-          make_contexts(options.io_threads != 0 ? options.io_threads : default_thread_count())),
+      lanes_(options.io_threads != 0 ? options.io_threads : default_thread_count()),
       workers_(options.workers != 0 ? options.workers : default_thread_count()),
       context_{router, workers_, options, {}, {}, {}},
-      acceptor_(*contexts_.front()),
-      accept_retry_(*contexts_.front()),
-      signals_(*contexts_.front(), SIGTERM, SIGINT) {}
+      acceptor_(lanes_.context(0)),
+      accept_retry_(lanes_.context(0)),
+      signals_(lanes_.context(0), SIGTERM, SIGINT) {}
 
 HttpServer::~HttpServer() {
   workers_.stop();
@@ -168,37 +160,60 @@ std::uint16_t HttpServer::port() const {
   return port_;
 }
 
-net::io_context& HttpServer::next_context() {
-  net::io_context& ctx = *contexts_[next_context_];
-  next_context_ = (next_context_ + 1) % contexts_.size();
-  return ctx;
-}
-
 void HttpServer::accept() {
   acceptor_.async_accept(
-      next_context().get_executor(), [this](error_code ec, SessionSocket socket) {
-        if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
-        if (ec) {
-          // Out of descriptors and the like: back off briefly instead of
-          // spinning.
-          spdlog::warn("accept failed: {}; retrying in 50 ms", ec.message());
-          accept_retry_.expires_after(std::chrono::milliseconds(50));
-          accept_retry_.async_wait([this](error_code wait_ec) {
-            if (!wait_ec) accept();
-          });
-          return;
-        }
-        if (context_.tracker.size() >= options_.max_connections) {
-          refuse_connection(socket, context_.tls != nullptr);
-        } else if (context_.tls != nullptr) {
-          socket.set_option(tcp::no_delay(true), ec);
-          std::make_shared<HttpSession<TlsStream>>(std::move(socket), context_)->start();
-        } else {
-          socket.set_option(tcp::no_delay(true), ec);
-          std::make_shared<HttpSession<PlainStream>>(std::move(socket), context_)->start();
-        }
-        accept();
-      });
+      lanes_.context(0).get_executor(),
+      [this](error_code ec, SessionSocket socket) { on_accept(ec, std::move(socket)); });
+}
+
+void HttpServer::on_accept(error_code ec, SessionSocket&& socket) {
+  if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
+  if (ec) {
+    // Out of descriptors and the like: back off briefly instead of spinning.
+    spdlog::warn("accept failed: {}; retrying in 50 ms", ec.message());
+    accept_retry_.expires_after(std::chrono::milliseconds(50));
+    accept_retry_.async_wait([this](error_code wait_ec) {
+      if (!wait_ec) accept();
+    });
+    return;
+  }
+  if (context_.tracker.size() >= options_.max_connections) {
+    refuse_connection(socket, context_.tls != nullptr);
+  } else {
+    start_session(std::move(socket));
+  }
+  accept();
+}
+
+// The socket was accepted on lane 0's io_context; a connection placed on another lane moves its
+// descriptor there before its first operation.
+void HttpServer::start_session(SessionSocket&& accepted) {
+  error_code ec;
+  accepted.set_option(tcp::no_delay(true), ec);
+  const int cpu = incoming_cpu(accepted.native_handle());
+  const std::size_t lane = lanes_.place(cpu);
+  SessionSocket socket(lanes_.context(lane).get_executor());
+  if (lane == 0) {
+    socket = std::move(accepted);
+  } else {
+    const auto protocol = accepted.local_endpoint(ec).protocol();
+    if (ec) return;  // the peer is gone already: nothing to serve
+    const auto descriptor = accepted.release(ec);
+    if (ec) return;
+    if (socket.assign(protocol, descriptor, ec); ec) {
+      ::close(descriptor);
+      return;
+    }
+  }
+  LaneSeat seat = lanes_.seat(lane);
+  spdlog::debug("connection from CPU {} placed on I/O thread {} ({} connections there)", cpu, lane,
+                lanes_.connections(lane));
+  if (context_.tls != nullptr) {
+    std::make_shared<HttpSession<TlsStream>>(std::move(socket), context_, std::move(seat))->start();
+  } else {
+    std::make_shared<HttpSession<PlainStream>>(std::move(socket), context_, std::move(seat))
+        ->start();
+  }
 }
 
 void HttpServer::begin_drain(const std::string& why) {
@@ -240,16 +255,16 @@ void HttpServer::run() {
     if (finished_) return;
     spdlog::warn("drain took longer than {} ms; closing the remaining connections",
                  options_.drain_timeout.count());
-    for (auto& ctx : contexts_)
-      ctx->stop();
+    for (std::size_t i = 0; i < lanes_.size(); ++i)
+      lanes_.context(i).stop();
   });
 
-  for (auto& ctx : contexts_)
-    keep_running_.push_back(net::make_work_guard(*ctx));
+  for (std::size_t i = 0; i < lanes_.size(); ++i)
+    keep_running_.push_back(net::make_work_guard(lanes_.context(i)));
   std::vector<std::thread> io;
-  for (std::size_t i = 1; i < contexts_.size(); ++i)
-    io.emplace_back([this, i] { contexts_[i]->run(); });
-  contexts_.front()->run();
+  for (std::size_t i = 1; i < lanes_.size(); ++i)
+    io.emplace_back([this, i] { lanes_.run(i); });
+  lanes_.run(0);
   for (auto& t : io)
     t.join();
   {

@@ -17,6 +17,8 @@
 #include "models/core/status.h"
 #include "server/api/router.h"
 #include "server/app/serve_options.h"
+#include "server/http/http_session.h"
+#include "server/http/io_lanes.h"
 #include "server/http/session_context.h"
 
 namespace mls::server {
@@ -40,15 +42,15 @@ class HttpServer {
   Status load_tls();
   void begin_drain(const std::string& why);
 
-  boost::asio::io_context& next_context();
+  void on_accept(boost::system::error_code ec, SessionSocket&& socket);
+  void start_session(SessionSocket&& accepted);
 
   const ServeOptions& options_;
   // One io_context per I/O thread: a connection stays on one thread from accept to close, so its
   // handlers never hop threads and need no strand.
-  std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
+  IoLanes lanes_;
   std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>
       keep_running_;
-  std::size_t next_context_ = 0;
   boost::asio::thread_pool workers_;
   std::unique_ptr<boost::asio::ssl::context> tls_;
   SessionContext context_;

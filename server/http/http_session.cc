@@ -70,10 +70,11 @@ Stream make_stream(SessionSocket&& socket, SessionContext& context) {
 }  // namespace
 
 template <class Stream>
-HttpSession<Stream>::HttpSession(SessionSocket&& socket, SessionContext& context)
+HttpSession<Stream>::HttpSession(SessionSocket&& socket, SessionContext& context, LaneSeat seat)
     : stream_(make_stream<Stream>(std::move(socket), context)),
       deadline_(lowest().get_executor()),
-      context_(context) {
+      context_(context),
+      seat_(std::move(seat)) {
   context_.router.service().metrics.connections_open().Increment();
 }
 
@@ -304,6 +305,7 @@ void HttpSession<Stream>::on_body(error_code ec, std::size_t) {
 template <class Stream>
 void HttpSession<Stream>::handle_request() {
   deadline_at_ = Clock::time_point::max();  // the router keeps the request's own deadline from here
+  IoLanes::note_cpu();
   auto req = std::make_shared<const Request>(parser_->release());
   parser_.reset();
   Router& router = context_.router;

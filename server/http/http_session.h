@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 
+#include "server/http/io_lanes.h"
 #include "server/http/session_context.h"
 
 namespace mls::server {
@@ -49,7 +50,7 @@ class HttpSession final : public Session {
  public:
   static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
 
-  HttpSession(SessionSocket&& socket, SessionContext& context);
+  HttpSession(SessionSocket&& socket, SessionContext& context, LaneSeat seat);
   ~HttpSession() override;
 
   void start();
@@ -100,6 +101,7 @@ class HttpSession final : public Session {
   std::string head_;  // the answer's status line and fields, sent with its body in one write
   std::shared_ptr<void> continue_message_;
   SessionContext& context_;
+  LaneSeat seat_;
   bool handshaking_ = false;
   bool reading_header_ = false;
   bool timed_out_ = false;
