@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <boost/asio/steady_timer.hpp>
 
 namespace mls::server {
 
@@ -16,8 +17,13 @@ LaneSeat::~LaneSeat() {
 }
 
 IoLanes::IoLanes(unsigned count) {
-  for (unsigned i = 0; i < std::max(1u, count); ++i)
+  for (unsigned i = 0; i < std::max(1u, count); ++i) {
     lanes_.push_back(std::make_unique<Lane>());
+    // Asio opens a context's epoll, eventfd and timerfd descriptors with its first I/O object.
+    // Opening them now gives every lane its descriptors from the start, not when (or whether)
+    // placement first sends it a connection.
+    boost::asio::steady_timer opens_reactor(lanes_.back()->context);
+  }
 }
 
 void IoLanes::run(std::size_t lane) {
