@@ -42,29 +42,26 @@ void IoLanes::note_cpu() {
 }
 
 std::size_t IoLanes::place(int incoming_cpu) {
-  std::size_t fewest = lanes_[0]->connections.load(std::memory_order_relaxed);
-  for (const auto& lane : lanes_)
-    fewest = std::min(fewest, lane->connections.load(std::memory_order_relaxed));
+  const std::size_t n = lanes_.size();
+  // The least loaded lane, the next in turn among equals.
+  std::size_t least = next_;
+  std::size_t fewest = connections(least);
+  for (std::size_t k = 1; k < n; ++k) {
+    const std::size_t i = (next_ + k) % n;
+    if (const std::size_t count = connections(i); count < fewest) {
+      fewest = count;
+      least = i;
+    }
+  }
   if (incoming_cpu >= 0) {
-    for (std::size_t i = 0; i < lanes_.size(); ++i) {
+    for (std::size_t i = 0; i < n; ++i) {
       if (lanes_[i]->cpu.load(std::memory_order_relaxed) != incoming_cpu) continue;
-      if (lanes_[i]->connections.load(std::memory_order_relaxed) < 2 * fewest + kPlacementSlack)
-        return i;
+      if (connections(i) < 2 * fewest + kPlacementSlack) return i;
       break;
     }
   }
-  // Not known, no lane there, or that lane is full: the least loaded, the next in turn among
-  // equals.
-  for (std::size_t k = 0; k < lanes_.size(); ++k) {
-    const std::size_t i = (next_ + k) % lanes_.size();
-    if (lanes_[i]->connections.load(std::memory_order_relaxed) == fewest) {
-      next_ = (i + 1) % lanes_.size();
-      return i;
-    }
-  }
-  // Counts changed under us (connections closing on other threads): any lane will do.
-  next_ = (next_ + 1) % lanes_.size();
-  return next_;
+  next_ = (least + 1) % n;
+  return least;
 }
 
 LaneSeat IoLanes::seat(std::size_t lane) {
