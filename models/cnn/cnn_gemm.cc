@@ -7,15 +7,24 @@
 namespace mls::cnn {
 namespace {
 
-// OpenBLAS 0.3.21 (Debian 12's) picks its kernels by CPU model number, and a model newer than it
+// OpenBLAS reads its settings from the environment once, in a constructor that runs when the
+// program loads; this one runs before it (a prioritised constructor in the same executable; with
+// OpenBLAS linked as a shared library, its constructor runs first and this changes nothing).
+//
+// Threads: OpenBLAS starts a worker per extra core at load, and an idle worker spins on
+// sched_yield for its first ~0.1 s before it sleeps. We only ever run it on one thread
+// (force_one_thread below), so the worker did nothing but take a core: ~90 ms of CPU in `mls
+// serve`'s first two seconds, beside the model loading and the first requests.
+// OPENBLAS_NUM_THREADS=1 at load starts no worker.
+//
+// Kernels: OpenBLAS 0.3.21 (Debian 12's) picks them by CPU model number, and a model newer than it
 // knows (an Emerald Rapids Xeon, family 6 model 207) gets the generic "Prescott" kernels: the CNN
 // ran at a third of its speed there (19.4 k against ~60 k images/s at batch 256). Its documented
-// OPENBLAS_CORETYPE says which kernels to use, and is read when the library initialises, in a
-// constructor; this one runs before it (a prioritised constructor in the same executable) and
-// names, for an Intel CPU, the kernels its instruction sets call for — what OpenBLAS itself picks
-// for the models it knows. A user's own OPENBLAS_CORETYPE wins; other vendors are left to OpenBLAS.
-// (With OpenBLAS linked as a shared library, its constructor runs first and this changes nothing.)
-__attribute__((constructor(200))) void name_openblas_core_for_new_intel_cpus() {
+// OPENBLAS_CORETYPE says which kernels to use; for an Intel CPU this names the ones its
+// instruction sets call for — what OpenBLAS itself picks for the models it knows. A user's own
+// OPENBLAS_CORETYPE wins; other vendors are left to OpenBLAS.
+__attribute__((constructor(200))) void configure_openblas_before_it_loads() {
+  setenv("OPENBLAS_NUM_THREADS", "1", 1);
   if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return;
   __builtin_cpu_init();  // constructors this early run before libgcc's own CPU detection
   if (!__builtin_cpu_is("intel")) return;
