@@ -1,7 +1,9 @@
 #include "models/cnn/winograd_conv.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
+#include <utility>
 
 #include "models/cnn/avx2.h"
 #include "models/cnn/avx512.h"
@@ -129,6 +131,91 @@ MLS_CNN_AVX512 void transform_output_pool_avx512(const float* m, std::size_t str
 
 bool avx512_fits(std::size_t c_in, std::size_t c_out) {
   return avx512::cpu_has_avx512f() && c_in % 16 == 0 && c_out % 16 == 0;
+}
+
+// c [kR, 16 kC] = a [kR, k] · b [k, 16 kC] (leading dimensions lda, ldb, ldc), each sum in index
+// order from zero: the AVX-512 twin of gemm_block_avx2 below. With 32 vector registers a block of
+// up to 14 rows keeps its 2 x 14 accumulators, the two b vectors and a broadcast in registers.
+template <std::size_t kR, std::size_t kC>
+MLS_CNN_AVX512 void gemm_block_avx512(const float* a, std::size_t lda, const float* b,
+                                      std::size_t ldb, std::size_t k, float* c, std::size_t ldc) {
+  __m512 acc[kR][kC];
+#pragma GCC unroll 16
+  for (std::size_t r = 0; r < kR; ++r) {
+#pragma GCC unroll 2
+    for (std::size_t j = 0; j < kC; ++j)
+      acc[r][j] = _mm512_setzero_ps();
+  }
+  for (std::size_t p = 0; p < k; ++p) {
+    __m512 bv[kC];
+#pragma GCC unroll 2
+    for (std::size_t j = 0; j < kC; ++j)
+      bv[j] = _mm512_loadu_ps(b + p * ldb + 16 * j);
+#pragma GCC unroll 16
+    for (std::size_t r = 0; r < kR; ++r) {
+      const __m512 av = _mm512_set1_ps(a[r * lda + p]);
+#pragma GCC unroll 2
+      for (std::size_t j = 0; j < kC; ++j)
+        acc[r][j] = _mm512_fmadd_ps(av, bv[j], acc[r][j]);
+    }
+  }
+#pragma GCC unroll 16
+  for (std::size_t r = 0; r < kR; ++r) {
+#pragma GCC unroll 2
+    for (std::size_t j = 0; j < kC; ++j)
+      _mm512_storeu_ps(c + r * ldc + 16 * j, acc[r][j]);
+  }
+}
+
+constexpr std::size_t kRows512 = 14;
+
+using GemmBlock512 = void (*)(const float*, std::size_t, const float*, std::size_t, std::size_t,
+                              float*, std::size_t);
+
+// gemm_block_avx512<rows, kC> for rows 1 .. kRows512, indexed by rows - 1.
+template <std::size_t kC, std::size_t... kR>
+constexpr std::array<GemmBlock512, sizeof...(kR)> gemm_blocks_avx512(std::index_sequence<kR...>) {
+  return {&gemm_block_avx512<kR + 1, kC>...};
+}
+
+// c [m, n] = a [m, k] · b [k, n], all row-major and dense, m <= kRows512, n % 16 == 0.
+MLS_CNN_AVX512 void gemm_avx512(std::size_t m, std::size_t n, std::size_t k, const float* a,
+                                const float* b, float* c) {
+  static constexpr auto pairs = gemm_blocks_avx512<2>(std::make_index_sequence<kRows512>());
+  static constexpr auto singles = gemm_blocks_avx512<1>(std::make_index_sequence<kRows512>());
+  std::size_t col = 0;
+  for (; col + 32 <= n; col += 32)
+    pairs[m - 1](a, k, b + col, n, k, c + col, n);
+  if (col < n) singles[m - 1](a, k, b + col, n, k, c + col, n);
+}
+
+// The whole block with AVX-512, a block of at most kRows512 tiles at a time: transform, 16
+// products, transform back, as conv_pool_avx2 does and for the same reason (the block's v and m,
+// 29 KB for the served network at 14 tiles, stay in L1 between the three steps; the whole image's
+// would go through L2 and push out the dense layer's weights). The products are ours, not
+// OpenBLAS's: 16 calls an image of 49 x 16 by 16 x 32 cost OpenBLAS more in packing and call
+// overhead than in multiplying.
+MLS_CNN_AVX512 void conv_pool_avx512(const float* x, const float* u, const float* bias,
+                                     std::size_t side, std::size_t c_in, std::size_t c_out,
+                                     float* v, float* m, float* y) {
+  const std::size_t half = side / 2, tiles = half * half;
+  // Blocks of nearly equal size (49 tiles: 12, 12, 12, 13).
+  const std::size_t blocks = (tiles + kRows512 - 1) / kRows512;
+  for (std::size_t blk = 0, start = 0; blk < blocks; ++blk) {
+    const std::size_t rows = (tiles - start) / (blocks - blk);
+    for (std::size_t i = 0; i < rows; ++i) {
+      const std::size_t t = start + i;
+      transform_input_avx512(x, side, c_in, t / half, t % half, v + i * c_in, rows * c_in);
+    }
+    for (std::size_t k = 0; k < kTerms; ++k) {
+      gemm_avx512(rows, c_out, c_in, v + k * rows * c_in, u + k * c_in * c_out,
+                  m + k * rows * c_out);
+    }
+    for (std::size_t i = 0; i < rows; ++i)
+      transform_output_pool_avx512(m + i * c_out, rows * c_out, bias, c_out,
+                                   y + (start + i) * c_out);
+    start += rows;
+  }
 }
 
 // The AVX2 twins of the two transforms above, 8 channels at a time (c % 8 == 0), with the same
@@ -303,6 +390,8 @@ bool avx2_fits(std::size_t, std::size_t) {
 }
 void conv_pool_avx2(const float*, const float*, const float*, std::size_t, std::size_t, std::size_t,
                     float*, float*, float*) {}
+void conv_pool_avx512(const float*, const float*, const float*, std::size_t, std::size_t,
+                      std::size_t, float*, float*, float*) {}
 
 #endif
 
@@ -345,18 +434,13 @@ void winograd_conv_bias_relu_pool(const float* x, const float* u, const float* b
   float* d = scratch;                    // [16, c_in]: one input tile
   float* v = d + kTerms * c_in;          // [16, tiles, c_in]
   float* m = v + kTerms * tiles * c_in;  // [16, tiles, c_out]
-  if (!avx512_fits(c_in, c_out) && avx2_fits(c_in, c_out))
-    return conv_pool_avx2(x, u, bias, side, c_in, c_out, v, m, y);
-  const bool wide = avx512_fits(c_in, c_out);
+  if (avx512_fits(c_in, c_out)) return conv_pool_avx512(x, u, bias, side, c_in, c_out, v, m, y);
+  if (avx2_fits(c_in, c_out)) return conv_pool_avx2(x, u, bias, side, c_in, c_out, v, m, y);
+  // Neither vector path: scalar transforms around OpenBLAS's products, the image at once.
   for (std::size_t ty = 0; ty < half; ++ty) {
     for (std::size_t tx = 0; tx < half; ++tx) {
-      float* tile_v = v + (ty * half + tx) * c_in;
-      if (wide) {
-        transform_input_avx512(x, side, c_in, ty, tx, tile_v, tiles * c_in);
-      } else {
-        gather_tile(x, side, c_in, ty, tx, d);
-        transform_input(d, c_in, tile_v, tiles * c_in);
-      }
+      gather_tile(x, side, c_in, ty, tx, d);
+      transform_input(d, c_in, v + (ty * half + tx) * c_in, tiles * c_in);
     }
   }
   // m[k] [tiles, c_out] = v[k] [tiles, c_in] · u[k] [c_in, c_out]
@@ -364,13 +448,8 @@ void winograd_conv_bias_relu_pool(const float* x, const float* u, const float* b
     gemm(false, false, tiles, c_out, c_in, 1.0f, v + k * tiles * c_in, c_in, u + k * c_in * c_out,
          c_out, 0.0f, m + k * tiles * c_out, c_out);
   }
-  for (std::size_t t = 0; t < tiles; ++t) {
-    if (wide) {
-      transform_output_pool_avx512(m + t * c_out, tiles * c_out, bias, c_out, y + t * c_out);
-    } else {
-      transform_output_pool(m + t * c_out, tiles * c_out, bias, c_out, y + t * c_out);
-    }
-  }
+  for (std::size_t t = 0; t < tiles; ++t)
+    transform_output_pool(m + t * c_out, tiles * c_out, bias, c_out, y + t * c_out);
 }
 
 }  // namespace mls::cnn

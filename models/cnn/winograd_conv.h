@@ -2,8 +2,9 @@
 // The inference pass's second block (3x3 convolution, bias, ReLU, 2x2 max pool) by Winograd's
 // minimal filtering F(2x2, 3x3): each 2x2 output tile — exactly one pooling window — comes from a
 // 4x4 input tile with 16 multiplications per channel pair instead of 36, the 16 products being 16
-// small matrix products over the image's tiles (OpenBLAS; with AVX2 but not AVX-512, a direct
-// loop over blocks of about 10 tiles, which beats OpenBLAS at these sizes). 2.25x fewer
+// small matrix products over the image's tiles (with AVX-512 or AVX2, our own loops over blocks of
+// 10 to 14 tiles, which beat OpenBLAS at these sizes and keep a block in L1; OpenBLAS over the
+// whole image on other CPUs). 2.25x fewer
 // multiply-adds than im2col + GEMM, and no im2col buffer (bench/README.md, "CNN"). Rounding
 // differs from the direct sum by about 1e-6 relative; the training pass keeps the direct form.
 

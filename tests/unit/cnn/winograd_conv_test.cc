@@ -25,10 +25,13 @@ TEST(WinogradConv, MatchesIm2colGemmThenPool) {
   };
   // Multiples of 8 but not 16 take the AVX2 kernels where AVX-512 is missing: fewer tiles than
   // one block (side 4, 9), c_out with an 8-wide column block left over (24, 40), the tile blocks
-  // of the served shape (side 14: 49 tiles) and a larger one (side 28: 196).
-  for (const Case& c : {Case{2, 1, 1}, Case{3, 2, 3}, Case{4, 3, 5}, Case{5, 3, 5}, Case{7, 16, 32},
-                        Case{14, 16, 32}, Case{15, 4, 8}, Case{32, 16, 32}, Case{4, 8, 8},
-                        Case{9, 8, 24}, Case{14, 24, 40}, Case{28, 16, 32}}) {
+  // of the served shape (side 14: 49 tiles) and a larger one (side 28: 196). Multiples of 16 take
+  // the AVX-512 kernels where the CPU has them: one tile (side 3, two 32-wide column blocks), c_out
+  // with a 16-wide column block left over (48) or only that block (16), 9 tiles, 49, 196 and 256.
+  for (const Case& c :
+       {Case{2, 1, 1}, Case{3, 2, 3}, Case{4, 3, 5}, Case{5, 3, 5}, Case{7, 16, 32},
+        Case{14, 16, 32}, Case{15, 4, 8}, Case{32, 16, 32}, Case{4, 8, 8}, Case{9, 8, 24},
+        Case{14, 24, 40}, Case{28, 16, 32}, Case{3, 16, 64}, Case{6, 16, 48}, Case{14, 32, 16}}) {
     SCOPED_TRACE(::testing::Message()
                  << "side " << c.side << ", " << c.c_in << " -> " << c.c_out << " channels");
     const std::size_t half = c.side / 2;
