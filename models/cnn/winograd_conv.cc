@@ -382,9 +382,6 @@ MLS_CNN_AVX2 void conv_pool_avx2(const float* x, const float* u, const float* bi
 bool avx512_fits(std::size_t, std::size_t) {
   return false;
 }
-void transform_input_avx512(const float*, std::size_t, std::size_t, std::size_t, std::size_t,
-                            float*, std::size_t) {}
-void transform_output_pool_avx512(const float*, std::size_t, const float*, std::size_t, float*) {}
 bool avx2_fits(std::size_t, std::size_t) {
   return false;
 }
