@@ -169,6 +169,50 @@ TEST(ForestCompactTest, EverySplitThisCpuRunsMatchesTheNaiveWalk) {
   if (runs == 0) GTEST_SKIP() << "this CPU has neither AVX2 nor AVX-512";
 }
 
+// A comb: every inner node sends the rows at or below its threshold to a leaf and the rest on to
+// the next inner node, the thresholds rising by 1 % of the rows a level. Each node below the root
+// still holds over half of the rows, so the bitmap top of the AVX2 partition path splits it until
+// its depth limit and then goes on as index lists; 4 000 rows: two 64-row words past a multiple of
+// 64 (the padded reads) and dense words (the 8-lane expansion). Two trees: the rows are reordered
+// after the first (kSortFromRows).
+ForestArrays comb_arrays(std::size_t levels) {
+  ForestArrays a;
+  for (std::size_t tree = 0; tree < 2; ++tree) {
+    a.tree_starts.push_back(static_cast<std::int32_t>(a.nodes.size()));
+    for (std::size_t i = 0; i < levels; ++i) {
+      const auto at = static_cast<std::int32_t>(a.nodes.size());
+      a.nodes.push_back({static_cast<float>(i + 1) / 100.0f + 0.0001f * static_cast<float>(tree), 0,
+                         at + 1, at + 2});
+      a.nodes.push_back(
+          {0, ForestNode::kLeaf, static_cast<std::int32_t>(a.leaf_values.size() / 2), 0});
+      const float p = static_cast<float>(i) / static_cast<float>(levels);
+      a.leaf_values.insert(a.leaf_values.end(), {p, 1.0f - p});
+    }
+    a.nodes.push_back(
+        {0, ForestNode::kLeaf, static_cast<std::int32_t>(a.leaf_values.size() / 2), 0});
+    a.leaf_values.insert(a.leaf_values.end(), {0.25f, 0.75f});
+  }
+  return a;
+}
+
+TEST(ForestCompactTest, CombDeeperThanTheBitmapTopMatchesTheNaiveWalk) {
+  const ForestArrays arrays = comb_arrays(40);
+  const RandomForest forest = make_forest(forest_info(2), comb_arrays(40));
+  ASSERT_TRUE(forest.uses_compact_layout());
+  for (std::size_t rows : {std::size_t{4000}, kPartitionFromRows, std::size_t{640}}) {
+    Matrix x;
+    x.cols = 2;
+    x.rows = rows;
+    for (std::size_t r = 0; r < rows; ++r) {
+      // Shuffled (7 is coprime to every count here), so a node's rows are not one run of words.
+      x.values.push_back(static_cast<float>((r * 7) % rows) / static_cast<float>(rows));
+      x.values.push_back(0.0f);
+    }
+    expect_bit_identical(predict(forest, x.view()), testing::naive_predict(arrays, 2, x.view()),
+                         "comb, " + std::to_string(rows) + " rows");
+  }
+}
+
 TEST(ForestCompactTest, HandForestsAgreeOnThresholdEquality) {
   const RandomForest stump = make_forest(forest_info(2), testing::stump_arrays());
   const RandomForest two = make_forest(forest_info(2), testing::two_tree_arrays());
