@@ -123,16 +123,12 @@ alignas(64) constexpr SplitOrder kSplitOrder = make_split_order();
 // rows, forest_predict_bench), Zen 4 too (1.64 M against 1.34 M at 5 000); a scalar compare per row
 // building the mask was slower still (0.76 M on Zen 3). The indices are read one by one on
 // purpose: two per 64-bit load measured 20 % slower (the parent's 32-byte stores that wrote them
-// cannot forward to a load that spans two of them). kAllRows: the rows are x's own, read straight.
-template <bool kAllRows>
+// cannot forward to a load that spans two of them). No form reading the root's rows straight: on
+// AVX2 the root always splits on bitmaps (visit_bitmap).
 MLS_AVX2 unsigned goes_right8(const float* x, const Index* src, std::size_t at, __m256 t) {
-  __m256 v;
-  if constexpr (kAllRows) {
-    v = _mm256_loadu_ps(x + at);
-  } else {
-    const Index* r = src + at;
-    v = _mm256_setr_ps(x[r[0]], x[r[1]], x[r[2]], x[r[3]], x[r[4]], x[r[5]], x[r[6]], x[r[7]]);
-  }
+  const Index* r = src + at;
+  const __m256 v =
+      _mm256_setr_ps(x[r[0]], x[r[1]], x[r[2]], x[r[3]], x[r[4]], x[r[5]], x[r[6]], x[r[7]]);
   return static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(v, t, _CMP_GT_OQ)));
 }
 
@@ -164,7 +160,6 @@ MLS_AVX2 void place8(const Index* src, unsigned go_right, unsigned live, Index* 
 // middle of the order, where both stores leave them in the gap). Nodes of fewer than 8 rows never
 // split here (walk_below). A scalar loop for the partial step, its trip count different at every
 // node, measured 3-4 % slower at 1 000 and 5 000 rows (Zen 4, 2026-12-06).
-template <bool kAllRows>
 MLS_AVX2 std::uint32_t split_avx2(const float* x, float threshold, const Index* src,
                                   std::uint32_t begin, std::uint32_t end, Index* out) {
   std::size_t left = begin;
@@ -172,14 +167,14 @@ MLS_AVX2 std::uint32_t split_avx2(const float* x, float threshold, const Index* 
   const __m256 t = _mm256_set1_ps(threshold);
   const std::uint32_t partial = (end - begin) % 8;  // 0: a step with no live lane
   const unsigned live = (1u << partial) - 1;
-  place8(src + begin, goes_right8<kAllRows>(x, src, begin, t) & live, live, out, left, right);
+  place8(src + begin, goes_right8(x, src, begin, t) & live, live, out, left, right);
   // Compares first, placing after, as in split<>: a load must not wait behind the stores.
   constexpr std::size_t kChunk = 8 * 32;
   std::uint8_t go_right[kChunk / 8];
   for (std::size_t i = begin + partial; i < end;) {
     const std::size_t steps = std::min<std::size_t>(kChunk, end - i) / 8;
     for (std::size_t s = 0; s < steps; ++s)
-      go_right[s] = static_cast<std::uint8_t>(goes_right8<kAllRows>(x, src, i + 8 * s, t));
+      go_right[s] = static_cast<std::uint8_t>(goes_right8(x, src, i + 8 * s, t));
     for (std::size_t s = 0; s < steps; ++s)
       place8(src + i + 8 * s, go_right[s], 0xFF, out, left, right);
     i += 8 * steps;
@@ -417,14 +412,12 @@ class TreePass {
     if (end - begin < walk_below(kIsa)) return walk_group(b, node, src + begin, end - begin);
     const float* x = column(b, node);
     Index* out = b.buffers[dst];
-    const bool root = src == b.all;
     std::uint32_t left;
     if constexpr (kIsa == SplitIsa::kAvx512) {
-      left = root ? split<true>(x, n.threshold, src, begin, end, out)
-                  : split<false>(x, n.threshold, src, begin, end, out);
+      left = src == b.all ? split<true>(x, n.threshold, src, begin, end, out)
+                          : split<false>(x, n.threshold, src, begin, end, out);
     } else {
-      left = root ? split_avx2<true>(x, n.threshold, src, begin, end, out)
-                  : split_avx2<false>(x, n.threshold, src, begin, end, out);
+      left = split_avx2(x, n.threshold, src, begin, end, out);
     }
     if (left < end) stack.push_back({n.child + 1, left, end, dst});
     if (begin < left) stack.push_back({n.child, begin, left, dst});
