@@ -1,9 +1,12 @@
 #include "models/artifact/artifact_files.h"
 
 #include <fcntl.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <unistd.h>
+
+// SHA256_Init/Update/Final are deprecated in OpenSSL 3 in favour of EVP, and kept on purpose (see
+// sha256_hex).
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/sha.h>
 
 #include <cerrno>
 #include <cstring>
@@ -81,13 +84,16 @@ Status write_file_atomically(const fs::path& path, std::string_view bytes) {
 }
 
 std::string sha256_hex(std::string_view bytes) {
-  // Only a digest is needed: skipping openssl.cnf saves several milliseconds of start-up, and a
-  // system-wide OpenSSL configuration has nothing to say about SHA-256 of our own files.
-  static const bool initialised = OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, nullptr) == 1;
-  (void)initialised;
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr);
+  // The low-level calls, not EVP_Digest: OpenSSL 3's first EVP fetch builds its provider and name
+  // tables, 0.7 ms of every start-up (1.2 MB forest: 1.47 ms for the first EVP_Digest, 0.80 ms
+  // here, the same 0.78 ms when warm); they run the same SHA-NI/AVX2 code. (SHA256() itself goes
+  // through EVP in OpenSSL 3.)
+  SHA256_CTX context;
+  SHA256_Init(&context);
+  SHA256_Update(&context, bytes.data(), bytes.size());
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256_Final(digest, &context);
+  const unsigned int length = SHA256_DIGEST_LENGTH;
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   for (unsigned int i = 0; i < length; ++i) {
