@@ -255,6 +255,14 @@ TEST(ArtifactFilesTest, Sha256OfKnownVector) {
   EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
+// Many blocks and a partial last one, as an artifact has (FIPS 180-2's long test vectors).
+TEST(ArtifactFilesTest, Sha256OfLongKnownVectors) {
+  EXPECT_EQ(sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  EXPECT_EQ(sha256_hex(std::string(1'000'000, 'a')),
+            "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
 TEST(ArtifactFilesTest, ReadWholeFileEnforcesTheLimit) {
   TempDir tmp;
   const auto path = tmp.write("f.txt", "0123456789");
