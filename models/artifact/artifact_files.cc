@@ -93,12 +93,12 @@ std::string sha256_hex(std::string_view bytes) {
   SHA256_Update(&context, bytes.data(), bytes.size());
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256_Final(digest, &context);
-  const unsigned int length = SHA256_DIGEST_LENGTH;
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
-  for (unsigned int i = 0; i < length; ++i) {
-    out.push_back(kHex[digest[i] >> 4]);
-    out.push_back(kHex[digest[i] & 15]);
+  out.reserve(2 * SHA256_DIGEST_LENGTH);
+  for (const unsigned char byte : digest) {
+    out.push_back(kHex[byte >> 4]);
+    out.push_back(kHex[byte & 15]);
   }
   return out;
 }
