@@ -1,17 +1,14 @@
 #include "models/data/csv.h"
 #include "models/core/text.h"
+#include "models/data/float_parse.h"
+#include "models/data/plain_rows.h"
 
 #include <algorithm>
-#include <bit>
 #include <charconv>
 #include <cmath>
-#include <cstdint>
 #include <cstdlib>
-#include <limits>
 #include <optional>
 #include <string>
-
-#include <fast_float/fast_float.h>
 
 namespace mls {
 namespace {
@@ -28,39 +25,6 @@ std::string_view unquote(std::string_view s) {
 std::string echo(std::string_view cell) {
   if (cell.size() <= kMaxCellEcho) return "'" + std::string(cell) + "'";
   return "'" + std::string(cell.substr(0, kMaxCellEcho)) + "...'";
-}
-
-// The double nearest a decimal lies on the same side of every float midpoint as the decimal
-// itself (rounding is monotonic and midpoints of normal floats are doubles), so rounding it to
-// float gives the decimal's nearest float unless it *is* a midpoint: 29 bits past the float's 24
-// reading exactly 1000...0. Only for normal floats: below FLT_MIN the float's precision shrinks.
-bool rounds_like_the_decimal(double wide) {
-  const double magnitude = std::fabs(wide);
-  if (!(magnitude >= std::numeric_limits<float>::min() &&
-        magnitude <= std::numeric_limits<float>::max()))
-    return false;
-  constexpr std::uint64_t kBelowFloat = (std::uint64_t{1} << 29) - 1;
-  constexpr std::uint64_t kMidpoint = std::uint64_t{1} << 28;
-  return (std::bit_cast<std::uint64_t>(wide) & kBelowFloat) != kMidpoint;
-}
-
-// std::from_chars, faster: fast_float, parsing to double and rounding that (9.0 ns a number on
-// HTRU2's cells against 12.1 ns for fast_float's float parse and 19 ns for libstdc++ 12's
-// from_chars: HTRU2's ten-digit numbers take the exact double fast path, while the float parse
-// needs its slower general algorithm). Correctly rounded (see rounds_like_the_decimal); the rare
-// midpoints take fast_float's float parse, and zeros, subnormals (where from_chars reports
-// underflow and parse_number's rule applies), infinities and failures are answered by
-// std::from_chars itself.
-std::from_chars_result parse_float(const char* first, const char* last, float& v) {
-  double wide;
-  const auto w = fast_float::from_chars(first, last, wide);
-  if (w.ec == std::errc() && rounds_like_the_decimal(wide)) {
-    v = static_cast<float>(wide);
-    return {w.ptr, w.ec};
-  }
-  const auto r = fast_float::from_chars(first, last, v);
-  if (r.ec == std::errc() && std::isnormal(v)) return {r.ptr, r.ec};
-  return std::from_chars(first, last, v);
 }
 
 // Splits text into lines ending in LF, CRLF or CR, calling fn(line) for each.
@@ -141,19 +105,14 @@ std::string row_col(std::size_t row, std::size_t col) {
   return "row " + std::to_string(row) + ", column " + std::to_string(col) + ": ";
 }
 
-// The common body in one pass: rows of bare numbers ending at a comma or a line end, the same
-// count in every row, line ends LF, CRLF or CR, no blank lines. The general path scans each line
-// for its end and then parses it; here each number's parse finds the delimiter, and a row costs
-// no line scan or per-row bookkeeping (the text was read twice before: ~10 % of a 10 000-row
-// request's CPU besides from_chars). Anything else gives nullopt, and the caller's general path
-// starts over: the same table or the same error as if this did not exist.
+// The common body in one pass (plain_rows.h); anything else gives nullopt, and the caller's general
+// path starts over: the same table or the same error as if this did not exist.
 std::optional<CsvTable> parse_plain(std::string_view text, const CsvOptions& options) {
-  const char* p = text.data();
-  const char* const end = p + text.size();
   std::size_t cols = options.expected_cols;
   if (cols == 0 || (options.header_names != nullptr && !options.header_names->empty())) {
-    const auto first_end = std::find_if(p, end, [](char c) { return c == '\n' || c == '\r'; });
-    const std::string_view first(p, static_cast<std::size_t>(first_end - p));
+    const auto first_end =
+        std::find_if(text.begin(), text.end(), [](char c) { return c == '\n' || c == '\r'; });
+    const std::string_view first(text.data(), static_cast<std::size_t>(first_end - text.begin()));
     if (options.header_names != nullptr && !options.header_names->empty() &&
         line_equals_names(first, *options.header_names)) {
       return std::nullopt;  // a header: the general path skips it
@@ -161,37 +120,8 @@ std::optional<CsvTable> parse_plain(std::string_view text, const CsvOptions& opt
     if (cols == 0) cols = count_cells(first);
   }
   CsvTable table;
-  Matrix& m = table.matrix;
-  m.cols = cols;
-  // Every cell takes at least two bytes (a digit and its delimiter): an upper bound on the rows.
-  m.values.reserve((text.size() / (2 * cols) + 1) * cols);
-  while (p < end) {
-    if (options.max_rows != 0 && m.rows >= options.max_rows) return std::nullopt;
-    for (std::size_t c = 0; c < cols; ++c) {
-      if (p == end || !starts_bare_number(*p)) return std::nullopt;
-      float v;
-      const auto [ptr, ec] = parse_float(p, end, v);
-      if (ec != std::errc() || !std::isfinite(v)) return std::nullopt;
-      m.values.push_back(v);
-      p = ptr;
-      if (c + 1 < cols) {
-        if (p == end || *p != ',') return std::nullopt;
-        ++p;
-      }
-    }
-    ++m.rows;
-    if (options.record_row_lines) table.row_lines.push_back(m.rows);
-    if (p == end) break;
-    if (*p == '\r') {
-      ++p;
-      if (p != end && *p == '\n') ++p;
-    } else if (*p == '\n') {
-      ++p;
-    } else {
-      return std::nullopt;  // more cells than columns, or not a number
-    }
-  }
-  if (m.rows == 0) return std::nullopt;
+  if (!detail::parse_plain_rows(text, cols, options.max_rows, options.record_row_lines, table))
+    return std::nullopt;
   return table;
 }
 
@@ -265,7 +195,7 @@ Result<CsvTable> parse_csv(std::string_view text, const CsvOptions& options) {
       // finite, not a number) takes the general path, which gives the same value or the error.
       if (wanted && pos < line.size() && starts_bare_number(line[pos])) {
         float v;
-        const auto [ptr, ec] = parse_float(line.data() + pos, line_end, v);
+        const auto [ptr, ec] = detail::parse_float(line.data() + pos, line_end, v);
         if (ec == std::errc() && (ptr == line_end || *ptr == ',') && std::isfinite(v)) {
           m.values[base + col - 1] = v;
           if (ptr == line_end) break;

@@ -10,6 +10,7 @@
 
 #include "models/core/model.h"
 #include "models/data/csv.h"
+#include "models/data/plain_rows.h"
 #include "server/codec/tabular_decoder.h"
 #include "tests/fuzz/fuzz_check.h"
 
@@ -84,6 +85,25 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     serving.keep_going = keep_going;
     serving.max_rows = 50;
     same_result(parse_csv(body, serving), parse_csv(padded, serving));
+  }
+
+  // The one-pass parse's two scans, byte by byte and 64 bytes at a time: the same bodies accepted,
+  // the same bits.
+  if (detail::plain_scan() == detail::PlainScan::kAvx2) {
+    CsvTable scalar;
+    CsvTable vector;
+    const bool scalar_ok =
+        detail::parse_plain_rows(body, width, 0, true, scalar, detail::PlainScan::kScalar);
+    const bool vector_ok =
+        detail::parse_plain_rows(body, width, 0, true, vector, detail::PlainScan::kAvx2);
+    FUZZ_CHECK(scalar_ok == vector_ok);
+    if (scalar_ok) {
+      FUZZ_CHECK(scalar.matrix.rows == vector.matrix.rows);
+      FUZZ_CHECK(scalar.matrix.values.size() == vector.matrix.values.size());
+      FUZZ_CHECK(std::memcmp(scalar.matrix.values.data(), vector.matrix.values.data(),
+                             scalar.matrix.values.size() * sizeof(float)) == 0);
+      FUZZ_CHECK(scalar.row_lines == vector.row_lines);
+    }
   }
 
   // The training reader's options: width from the data, header detection, blank lines skipped.
