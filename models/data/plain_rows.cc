@@ -36,21 +36,22 @@ void end_row(CsvTable& table, bool record_row_lines) {
   if (record_row_lines) table.row_lines.push_back(table.matrix.rows);
 }
 
-// Each number's parse finds its own delimiter: no line scan, no per-row bookkeeping.
-bool scalar_rows(std::string_view text, std::size_t cols, std::size_t max_rows,
-                 bool record_row_lines, CsvTable& table) {
+// The rows of text, each `cols` cells read by read_cell(p, v) -> the cell's end (where a comma or a
+// line end must follow), or null when the cell is not a plain number. Inlined into each scan.
+template <class ReadCell>
+[[gnu::always_inline]] inline bool read_rows(std::string_view text, std::size_t cols,
+                                             std::size_t max_rows, bool record_row_lines,
+                                             CsvTable& table, ReadCell& read_cell) {
   const char* p = text.data();
   const char* const end = p + text.size();
   Matrix& m = table.matrix;
   while (p < end) {
     if (max_rows != 0 && m.rows >= max_rows) return false;
     for (std::size_t c = 0; c < cols; ++c) {
-      if (p == end || !starts_bare_number(*p)) return false;
       float v;
-      const auto [ptr, ec] = parse_float(p, end, v);
-      if (ec != std::errc() || !std::isfinite(v)) return false;
+      p = read_cell(p, v);
+      if (p == nullptr) return false;
       m.values.push_back(v);
-      p = ptr;
       if (c + 1 < cols) {
         if (p == end || *p != ',') return false;
         ++p;
@@ -60,6 +61,22 @@ bool scalar_rows(std::string_view text, std::size_t cols, std::size_t max_rows,
     if (p != end && !skip_line_end(p, end)) return false;
   }
   return true;
+}
+
+// Each number's parse finds its own delimiter: no line scan, no per-row bookkeeping.
+struct ScalarCells {
+  const char* end;
+  const char* operator()(const char* p, float& v) const {
+    if (p == end || !starts_bare_number(*p)) return nullptr;
+    const auto [ptr, ec] = parse_float(p, end, v);
+    return ec == std::errc() && std::isfinite(v) ? ptr : nullptr;
+  }
+};
+
+bool scalar_rows(std::string_view text, std::size_t cols, std::size_t max_rows,
+                 bool record_row_lines, CsvTable& table) {
+  ScalarCells cells{text.data() + text.size()};
+  return read_rows(text, cols, max_rows, record_row_lines, table, cells);
 }
 
 #if defined(__x86_64__)
@@ -182,32 +199,23 @@ bool general_cell(const char* p, const char* sep, float& v) {
   return ec == std::errc() && ptr == sep && std::isfinite(v);
 }
 
+// Cells found by their separators, short numbers converted in a vector register.
+struct VectorCells {
+  Separators separators;
+  const char* vector_end;  // cells starting before this have the 17 bytes vector_cell reads
+  MLS_AVX2 const char* operator()(const char* p, float& v) {
+    const char* const sep = next_separator(separators, p);
+    if (!(p < vector_end && vector_cell(p, sep, v)) && !general_cell(p, sep, v)) return nullptr;
+    return sep;
+  }
+};
+
 MLS_AVX2 bool avx2_rows(std::string_view text, std::size_t cols, std::size_t max_rows,
                         bool record_row_lines, CsvTable& table) {
-  const char* p = text.data();
-  const char* const end = p + text.size();
-  // Cells starting before this have the 17 bytes vector_cell reads.
-  const char* const vector_end = text.size() >= 17 ? end - 17 : p;
-  Separators seps{p, end};
-  load_block(seps);
-  Matrix& m = table.matrix;
-  while (p < end) {
-    if (max_rows != 0 && m.rows >= max_rows) return false;
-    for (std::size_t c = 0; c < cols; ++c) {
-      const char* const sep = next_separator(seps, p);
-      float v;
-      if (!(p < vector_end && vector_cell(p, sep, v)) && !general_cell(p, sep, v)) return false;
-      m.values.push_back(v);
-      p = sep;
-      if (c + 1 < cols) {
-        if (p == end || *p != ',') return false;
-        ++p;
-      }
-    }
-    end_row(table, record_row_lines);
-    if (p != end && !skip_line_end(p, end)) return false;
-  }
-  return true;
+  const char* const end = text.data() + text.size();
+  VectorCells cells{{text.data(), end}, text.size() >= 17 ? end - 17 : text.data()};
+  load_block(cells.separators);
+  return read_rows(text, cols, max_rows, record_row_lines, table, cells);
 }
 
 #endif
