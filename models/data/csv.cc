@@ -44,10 +44,6 @@ bool for_each_line(std::string_view text, Fn&& fn) {
   return true;
 }
 
-bool starts_bare_number(char c) {
-  return (c >= '0' && c <= '9') || c == '-' || c == '.';
-}
-
 bool is_blank(std::string_view line) {
   return trim_blanks(line).empty();
 }
@@ -193,7 +189,7 @@ Result<CsvTable> parse_csv(std::string_view text, const CsvOptions& options) {
       // The common cell, a bare number ending at the comma or the line's end, parses in place: no
       // search for the comma, no trimming. Anything else (blanks, quotes, '+', out of range, not
       // finite, not a number) takes the general path, which gives the same value or the error.
-      if (wanted && pos < line.size() && starts_bare_number(line[pos])) {
+      if (wanted && pos < line.size() && detail::starts_bare_number(line[pos])) {
         float v;
         const auto [ptr, ec] = detail::parse_float(line.data() + pos, line_end, v);
         if (ec == std::errc() && (ptr == line_end || *ptr == ',') && std::isfinite(v)) {

@@ -15,10 +15,6 @@
 namespace mls::detail {
 namespace {
 
-bool starts_bare_number(char c) {
-  return (c >= '0' && c <= '9') || c == '-' || c == '.';
-}
-
 // Steps past the line end at p (LF, CRLF or CR); false when p holds anything else.
 bool skip_line_end(const char*& p, const char* end) {
   if (*p == '\r') {
