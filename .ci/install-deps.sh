@@ -4,7 +4,7 @@ set -euo pipefail
 packages=(
   cmake ninja-build g++ pkg-config
   libboost-dev libssl-dev nlohmann-json3-dev libspdlog-dev prometheus-cpp-dev libcli11-dev libfast-float-dev
-  libopenblas-dev libpng-dev libturbojpeg0-dev libzip-dev
+  libopenblas-dev libpng-dev libturbojpeg0-dev libminizip-dev
   libgtest-dev libgmock-dev
   python3 python3-pytest python3-requests python3-prometheus-client python3-numpy python3-pil
   clang-format curl

@@ -1,6 +1,7 @@
 #pragma once
-// NumPy .npz archives (zip files of .npy members), read with libzip: stored or deflated members,
-// ZIP64 included (NumPy writes it). Opened from a path or from bytes held by the archive.
+// NumPy .npz archives (zip files of .npy members), read with minizip: stored or deflated members,
+// ZIP64 included (NumPy writes it). Opened from a path or from bytes held by the archive. Not for
+// use by two threads at once (reads move the archive's one cursor).
 
 #include <cstddef>
 #include <filesystem>

@@ -1,4 +1,4 @@
-// .npz archives (the CNN's training data) read from bytes with libzip (models/image/npz), every
+// .npz archives (the CNN's training data) read from bytes with minizip (models/image/npz), every
 // member parsed as .npy and turned into images and labels as the training reader does.
 
 #include <cstddef>

@@ -1,9 +1,9 @@
 #pragma once
-// Test-only encoders: PNG (libpng), JPEG (TurboJPEG), .npy and zip (libzip), all into memory.
+// Test-only encoders: PNG (libpng), JPEG (TurboJPEG), .npy and zip (minizip), all into memory.
 
 #include <png.h>
 #include <turbojpeg.h>
-#include <zip.h>
+#include <zip.h>  // minizip's writer
 
 #include <csetjmp>
 #include <cstdint>
@@ -126,21 +126,19 @@ inline std::string read_file_bytes(const std::filesystem::path& path) {
 inline bool write_zip(const std::filesystem::path& path,
                       const std::vector<std::pair<std::string, std::string>>& members,
                       bool deflate) {
-  int error = 0;
-  zip_t* zip = zip_open(path.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &error);
+  zipFile zip = zipOpen64(path.c_str(), APPEND_STATUS_CREATE);
   if (zip == nullptr) return false;
+  bool ok = true;
   for (const auto& [name, data] : members) {
-    zip_source_t* src = zip_source_buffer(zip, data.data(), data.size(), 0);
-    const zip_int64_t index = zip_file_add(zip, name.c_str(), src, ZIP_FL_OVERWRITE);
-    if (index < 0) {
-      zip_source_free(src);
-      zip_discard(zip);
-      return false;
-    }
-    zip_set_file_compression(zip, static_cast<zip_uint64_t>(index),
-                             deflate ? ZIP_CM_DEFLATE : ZIP_CM_STORE, 0);
+    zip_fileinfo info{};
+    ok = zipOpenNewFileInZip64(zip, name.c_str(), &info, nullptr, 0, nullptr, 0, nullptr,
+                               deflate ? Z_DEFLATED : 0, deflate ? Z_DEFAULT_COMPRESSION : 0,
+                               /*zip64=*/1) == ZIP_OK &&
+         zipWriteInFileInZip(zip, data.data(), static_cast<unsigned>(data.size())) == ZIP_OK &&
+         zipCloseFileInZip(zip) == ZIP_OK;
+    if (!ok) break;
   }
-  return zip_close(zip) == 0;
+  return zipClose(zip, nullptr) == ZIP_OK && ok;
 }
 
 }  // namespace mls::testing
