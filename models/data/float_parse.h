@@ -13,15 +13,18 @@ namespace mls::detail {
 // The double nearest a decimal lies on the same side of every float midpoint as the decimal
 // itself (rounding is monotonic and midpoints of normal floats are doubles), so rounding it to
 // float gives the decimal's nearest float unless it *is* a midpoint: 29 bits past the float's 24
-// reading exactly 1000...0. Only for normal floats: below FLT_MIN the float's precision shrinks.
-inline bool rounds_like_the_decimal(double wide) {
+// reading exactly 1000...0. A double within `slack` ulps of the decimal (0: the nearest) does when
+// those bits are more than `slack` from that pattern: every double between it and the decimal then
+// rounds the same way. Only for normal floats: below FLT_MIN the float's precision shrinks.
+inline bool rounds_like_the_decimal(double wide, std::uint64_t slack = 0) {
   const double magnitude = std::fabs(wide);
   if (!(magnitude >= std::numeric_limits<float>::min() &&
         magnitude <= std::numeric_limits<float>::max()))
     return false;
   constexpr std::uint64_t kBelowFloat = (std::uint64_t{1} << 29) - 1;
   constexpr std::uint64_t kMidpoint = std::uint64_t{1} << 28;
-  return (std::bit_cast<std::uint64_t>(wide) & kBelowFloat) != kMidpoint;
+  // Unsigned: bits below kMidpoint - slack wrap around to large values.
+  return (std::bit_cast<std::uint64_t>(wide) & kBelowFloat) - (kMidpoint - slack) > 2 * slack;
 }
 
 // Whether a cell starting with c may be a bare number (no blank, quote or '+' first): the cells the

@@ -1,12 +1,10 @@
 #include "models/data/plain_rows.h"
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <limits>
 
 #include "models/data/float_parse.h"
 
@@ -155,20 +153,6 @@ alignas(64) constexpr DigitPlacement kDigitPlacement = make_digit_placement();
 constexpr double kTenths[16] = {1e0,  1e-1, 1e-2,  1e-3,  1e-4,  1e-5,  1e-6,  1e-7,
                                 1e-8, 1e-9, 1e-10, 1e-11, 1e-12, 1e-13, 1e-14, 1e-15};
 
-// Whether `wide`, within 4 ulps of a decimal, rounds to the decimal's nearest float: a normal
-// float, and wide's 29 bits past the float's 24 more than 4 from the midpoint pattern 1000...0, so
-// that every double within 4 ulps of it, the decimal included, rounds the same way.
-inline bool clear_of_float_midpoints(double wide) {
-  const double magnitude = std::fabs(wide);
-  if (!(magnitude >= std::numeric_limits<float>::min() &&
-        magnitude <= std::numeric_limits<float>::max()))
-    return false;
-  constexpr std::uint64_t kBelowFloat = (std::uint64_t{1} << 29) - 1;
-  constexpr std::uint64_t kMidpoint = std::uint64_t{1} << 28;
-  constexpr std::uint64_t kSlack = 4;
-  return (std::bit_cast<std::uint64_t>(wide) & kBelowFloat) - (kMidpoint - kSlack) > 2 * kSlack;
-}
-
 // The cell [p, sep) when it is an optional '-', then digits with at most one dot, 1 to 15
 // characters after the sign, and not within 4 ulps of a float midpoint: the float parse_float
 // gives. The digits make an integer below 2^53 (exact as a double), multiplied by 10^-k as a
@@ -202,7 +186,7 @@ MLS_AVX2 bool vector_cell(const char* p, const char* sep, float& v) {
   const std::uint64_t high = static_cast<std::uint32_t>(_mm_cvtsi128_si32(eights));
   const std::uint64_t low = static_cast<std::uint32_t>(_mm_extract_epi32(eights, 1));
   const double wide = static_cast<double>(high * 100'000'000u + low) * kTenths[fraction];
-  if (!clear_of_float_midpoints(wide)) return false;
+  if (!rounds_like_the_decimal(wide, /*slack=*/4)) return false;
   v = static_cast<float>(negative ? -wide : wide);
   return true;
 }
